@@ -1,0 +1,99 @@
+"""``mailharness serve``: every reference server that exists, in one process on loopback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import errno
+import os
+import signal
+import sys
+from pathlib import Path
+
+from . import _embedded
+
+
+def default_data_dir() -> Path:
+    """A per-user state directory (XDG_STATE_HOME, else ~/.local/state)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(Path.home(), ".local", "state")
+    return Path(base) / "mailharness"
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "serve",
+        help="run the reference servers on loopback",
+        description="Run every reference server in one asyncio process. Stop with Ctrl-C "
+        "or SIGTERM. A port of 0 disables that listener.",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
+    p.add_argument("--data-dir", type=Path, default=None,
+                   help=f"mail store, queue and certificates (default {default_data_dir()})")
+    p.add_argument("--users", type=Path, default=None, metavar="FILE",
+                   help="users file (YAML); default: built-in alice and bob @example.test")
+    p.add_argument("--hostname", default="localhost",
+                   help="name the servers give themselves in greetings (default %(default)s)")
+    for spec in _embedded.LISTENERS:
+        p.add_argument(f"--{spec.kind}-port", type=int, default=spec.default_port, metavar="PORT",
+                       help=f"{spec.description} (default {spec.default_port}; 0 disables)")
+
+
+def _config(args: argparse.Namespace) -> _embedded.ServeConfig:
+    ports: dict[str, int | None] = {}
+    for spec in _embedded.LISTENERS:
+        value = getattr(args, f"{spec.kind}_port")
+        ports[spec.kind] = value if value else None
+    return _embedded.ServeConfig(
+        data_dir=args.data_dir or default_data_dir(),
+        host=args.host,
+        hostname=args.hostname,
+        users_file=args.users,
+        ports=ports,
+    )
+
+
+async def _serve(config: _embedded.ServeConfig) -> None:
+    servers = await _embedded.EmbeddedServers.start(config)
+    try:
+        if not servers.listening:
+            print("no reference server is built or enabled", file=sys.stderr)
+            return
+        for item in servers.listening:
+            tls = " (implicit TLS)" if item.implicit_tls else ""
+            print(f"{item.kind:<11} {item.host}:{item.port}{tls}  {item.description}", flush=True)
+        print(f"data dir    {config.data_dir}")
+        users = _embedded.default_users() if config.users_file is None else []
+        for address, password in users:
+            print(f"user        {address}  password {password}")
+        if config.users_file is not None:
+            print(f"users from  {config.users_file}")
+        print("Ctrl-C stops.", flush=True)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+    finally:
+        await servers.close()
+
+
+def run(args: argparse.Namespace) -> int:
+    config = _config(args)
+    try:
+        asyncio.run(_serve(config))
+    except PermissionError as exc:
+        print(f"mailharness serve: cannot write {exc.filename or config.data_dir}: "
+              f"{exc.strerror}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            print(f"mailharness serve: address in use: {exc.strerror}", file=sys.stderr)
+        elif exc.errno == errno.EACCES:
+            print(f"mailharness serve: permission denied: {exc}", file=sys.stderr)
+        else:
+            print(f"mailharness serve: {exc}", file=sys.stderr)
+        return 1
+    with contextlib.suppress(Exception):
+        print("stopped.")
+    return 0
