@@ -19,11 +19,11 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from .auth import UserTable
-from .store import Store
-from .tls import server_context
+if TYPE_CHECKING:  # imported where used, so that listing the listeners stays cheap
+    from .auth import UserTable
+    from .store import Store
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,10 @@ def _load(module: str) -> Any | None:
 
 def build_context(config: ServeConfig) -> ServerContext:
     """Open the store, load the users and the certificates (all may raise OSError)."""
+    from .auth import UserTable
+    from .store import Store
+    from .tls import server_context
+
     config.data_dir.mkdir(parents=True, exist_ok=True)
     users = UserTable.load(config.users_file) if config.users_file else UserTable.default()
     store = Store(config.data_dir / "mail")
