@@ -82,6 +82,9 @@ def run(args: argparse.Namespace) -> int:
     config = _config(args)
     try:
         asyncio.run(_serve(config))
+    except ValueError as exc:  # a bad users or topology file: the message names file and line
+        print(f"mailharness serve: {exc}", file=sys.stderr)
+        return 1
     except PermissionError as exc:
         print(f"mailharness serve: cannot write {exc.filename or config.data_dir}: "
               f"{exc.strerror}", file=sys.stderr)

@@ -94,7 +94,9 @@ lines = st.lists(st.binary(max_size=40).map(lambda b: b.replace(b"\r", b"").repl
 @settings(max_examples=200, deadline=None)
 @given(lines=lines, cuts=st.lists(st.integers(min_value=0, max_value=2000), max_size=12),
        limit=st.integers(min_value=3, max_value=48))
-def test_any_chunking_yields_the_same_lines(lines: list[bytes], cuts: list[int], limit: int) -> None:
+def test_any_chunking_yields_the_same_lines(
+    lines: list[bytes], cuts: list[int], limit: int
+) -> None:
     data = b"".join(line + b"\r\n" for line in lines)
     whole = ReceiveBuffer(limit)
     whole.feed(data)
@@ -102,7 +104,7 @@ def test_any_chunking_yields_the_same_lines(lines: list[bytes], cuts: list[int],
     pieces = ReceiveBuffer(limit)
     got: list[bytes | str] = []
     start = 0
-    for cut in sorted(c for c in cuts if c <= len(data)) + [len(data)]:
+    for cut in [*sorted(c for c in cuts if c <= len(data)), len(data)]:
         pieces.feed(data[start:cut])
         got += drain(pieces)
         start = cut
