@@ -96,11 +96,26 @@ def _normalise_hostnames(hostnames: Sequence[str]) -> tuple[str, ...]:
         clean = name.strip().lower().rstrip(".")
         if not clean:
             raise ValueError("empty host name")
+        clean = _canonical_name(clean)
         if clean not in out:
             out.append(clean)
     if not out:
         raise ValueError("at least one host name is needed")
     return tuple(out)
+
+
+def _canonical_name(name: str) -> str:
+    # Canonical forms, so that "0:0::1" and "::1" (or an IDN and its A-label)
+    # compare equal to what is read back from the certificate and do not force a
+    # reissue on every start.
+    try:
+        return str(ipaddress.ip_address(name))
+    except ValueError:
+        pass
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError as exc:
+        raise ValueError(f"invalid host name {name!r}") from exc
 
 
 def _general_names(hostnames: Sequence[str]) -> list[x509.GeneralName]:

@@ -72,8 +72,9 @@ def _strip_eol(line: bytes) -> bytes:
 def decode_sasl_response(line: bytes) -> bytes | None:
     """Decode one client response line (with or without its CRLF).
 
-    Returns None when the client cancels with ``*`` (RFC 4954 §4, RFC 5034 §4,
-    RFC 3501 §6.2.2).  An empty line is an empty response.
+    Returns None when the client cancels with ``*``; the caller MUST then reject
+    the command (RFC 4954 §4: 501; RFC 5034 §4: -ERR; RFC 3501 §6.2.2: BAD).
+    An empty line is an empty response.
     """
     data = _strip_eol(line)
     if data == b"*":
@@ -193,7 +194,9 @@ class SaslExchange:
 
     def _plain(self, message: bytes) -> SaslStep:
         # RFC 4616 §2: message = [authzid] UTF8NUL authcid UTF8NUL passwd, with
-        # authcid and passwd 1*SAFE (no NUL): exactly two NULs.
+        # authcid and passwd 1*SAFE (no NUL): exactly two NULs.  No length cap
+        # here: the server MUST accept at least 255 octets of each, and the
+        # protocol's line limit already bounds the whole message.
         parts = message.split(b"\x00")
         if len(parts) != 3:
             return SaslFailure("PLAIN message must contain exactly two NULs", malformed=True)
