@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 
@@ -36,11 +36,19 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool) -> None:
         fsync_dir(path.parent)
 
 
-def write_new_file(path: Path, data: bytes, *, fsync: bool, mtime_ns: int | None) -> None:
-    """Create ``path`` (it must not exist) holding ``data``; fsync it when asked."""
+def write_new_file(path: Path, data: bytes, *, fsync: bool, mtime_ns: int | None,
+                   on_partial: Callable[[], None] | None = None) -> None:
+    """Create ``path`` (it must not exist) holding ``data``; fsync it when asked.
+
+    ``on_partial`` runs when half the data is written: crash tests kill the writer there.
+    """
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        _write_all(fd, data)
+        half = len(data) // 2
+        _write_all(fd, data[:half])
+        if on_partial is not None:
+            on_partial()
+        _write_all(fd, data[half:])
         if mtime_ns is not None:
             os.utime(fd, ns=(mtime_ns, mtime_ns))
         if fsync:
@@ -69,9 +77,22 @@ class FileLock:
         self._fd: int | None = None
 
     @contextlib.contextmanager
-    def held(self) -> Iterator[None]:
-        fd = self._open()
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    def held(self, *, shared: bool = False) -> Iterator[None]:
+        while True:
+            fd = self._open()
+            fcntl.flock(fd, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+            # If the lock file was removed or replaced (its folder deleted and made again
+            # by another process), a lock on our old descriptor excludes no one: reopen.
+            mine = os.fstat(fd)
+            try:
+                current = os.stat(self.path)
+            except FileNotFoundError:
+                current = None
+            if current is not None and (current.st_dev, current.st_ino) == (
+                    mine.st_dev, mine.st_ino):
+                break
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            self.close()
         try:
             yield
         finally:

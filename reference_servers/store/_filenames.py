@@ -83,7 +83,9 @@ def key_for(base: str) -> str:
     names or odd characters; such a name maps to a stable digest instead, so UIDL stays
     conformant and still survives restarts (RFC 1939 §7).
     """
-    if 0 < len(base) <= MAX_KEY_LEN and all(0x21 <= ord(ch) <= 0x7E for ch in base):
+    # isascii + isprintable is 0x20-0x7E; excluding space leaves 0x21-0x7E.
+    if 0 < len(base) <= MAX_KEY_LEN and base.isascii() and base.isprintable() \
+            and " " not in base:
         return base
     digest = hashlib.sha256(os.fsencode(base)).hexdigest()[:40]
     return f"X{digest}"
