@@ -1,0 +1,200 @@
+"""The asyncio transport around the POP3 core: sockets, timers, TLS, threads. No protocol
+logic lives here: the :class:`Connection` frames, the :class:`Session` decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any, cast
+
+from . import _events as ev
+from ._connection import Connection
+from ._parser import ParseError
+from ._replies import R
+from .policy import Pop3Policy
+from .session import Action, Session, needs_thread
+
+log = logging.getLogger("reference_servers.pop3")
+
+KINDS = ("pop3", "pop3s")
+_READ_PAUSE_AT = 1 << 20  # pipelined input buffered beyond this pauses reading
+_TLS_HANDSHAKE_TIMEOUT = 30.0
+
+
+class _Pop3Protocol(asyncio.Protocol):
+    def __init__(self, ctx: Any, policy: Pop3Policy, implicit_tls: bool) -> None:
+        self._ctx = ctx
+        self._policy = policy
+        self._implicit_tls = implicit_tls
+        self._loop = asyncio.get_running_loop()
+        self._transport: asyncio.Transport | None = None
+        self._conn = Connection(
+            secure=implicit_tls,
+            max_command_line=policy.max_command_line,
+            max_sasl_line=policy.max_sasl_line,
+            bare_lf=policy.bare_lf,
+        )
+        self._session: Session | None = None
+        self._wake = asyncio.Event()
+        self._writable: asyncio.Future[None] | None = None
+        self._lost = False
+        self._reading_paused = False
+        self._last_activity = self._loop.time()
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    # -- asyncio callbacks -------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement the interface without subclassing asyncio's.
+        self._transport = cast(asyncio.Transport, transport)
+        self._session = Session(
+            store=self._ctx.store,
+            users=self._ctx.users,
+            hostname=self._ctx.hostname,
+            policy=self._policy,
+            tls_available=self._ctx.tls is not None,
+            secure=self._implicit_tls,
+        )
+        self._transport.write(self._conn.greeting(self._session.greeting_text()))
+        self._idle_timer = self._loop.call_later(self._policy.idle_timeout, self._check_idle)
+        self._task = self._loop.create_task(self._run())
+
+    def data_received(self, data: bytes) -> None:
+        self._last_activity = self._loop.time()
+        self._conn.receive_data(data)
+        if self._conn.buffered > _READ_PAUSE_AT and self._transport is not None:
+            self._transport.pause_reading()
+            self._reading_paused = True
+        self._wake.set()
+
+    def eof_received(self) -> bool | None:
+        return False  # close our side too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._lost = True
+        self._wake.set()
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+
+    def pause_writing(self) -> None:
+        if self._writable is None or self._writable.done():
+            self._writable = self._loop.create_future()
+
+    def resume_writing(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            self._writable.set_result(None)
+
+    def _check_idle(self) -> None:
+        # RFC 1939 §3: when the autologout timer expires "the session does NOT enter the
+        # UPDATE state--the server should close the TCP connection without removing any
+        # messages or sending any response to the client".
+        idle = self._loop.time() - self._last_activity
+        if idle >= self._policy.idle_timeout:
+            if self._transport is not None:
+                self._transport.abort()
+            return
+        self._idle_timer = self._loop.call_later(
+            self._policy.idle_timeout - idle, self._check_idle
+        )
+
+    # -- the session loop --------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        session = self._session
+        assert session is not None
+        try:
+            while not self._lost and not self._conn.closed:
+                try:
+                    command = self._conn.next_event()
+                except ParseError as exc:
+                    assert exc.reply is not None
+                    self._write([exc.reply])
+                    await self._drain()
+                    continue
+                if command is ev.NEED_DATA:
+                    await self._wait_for_data()
+                    continue
+                assert isinstance(command, ev.Command)
+                if needs_thread(command):
+                    action = await asyncio.to_thread(session.handle, command)
+                else:
+                    action = session.handle(command)
+                if not await self._respond(action):
+                    break
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("POP3 session failed")
+            self._write([R.INTERNAL.render()])
+        finally:
+            session.close()
+            if self._transport is not None:
+                self._transport.close()
+
+    async def _respond(self, action: Action) -> bool:
+        """Send one response; False when the session is over."""
+        if action.delay:
+            await asyncio.sleep(action.delay)
+        if action.start_tls and self._transport is not None:
+            # Stop reading *before* the +OK goes out: the client's first TLS record
+            # must reach the TLS layer, never our plaintext buffer.
+            self._transport.pause_reading()
+        self._write(self._conn.send_parts(action.response))
+        await self._drain()
+        if action.close or self._lost:
+            return False
+        if action.start_tls:
+            return await self._start_tls()
+        return True
+
+    async def _start_tls(self) -> bool:
+        assert self._transport is not None
+        try:
+            transport = await self._loop.start_tls(
+                self._transport, self, self._ctx.tls, server_side=True,
+                ssl_handshake_timeout=_TLS_HANDSHAKE_TIMEOUT,
+            )
+        except (TimeoutError, OSError) as exc:
+            log.info("POP3 STLS handshake failed: %s", exc)
+            return False
+        if transport is None:
+            return False
+        self._transport = transport
+        return True
+
+    def _write(self, parts: list[bytes]) -> None:
+        if self._transport is not None and not self._lost:
+            self._last_activity = self._loop.time()
+            self._transport.writelines(parts)
+
+    async def _drain(self) -> None:
+        if self._writable is not None and not self._writable.done():
+            await self._writable
+
+    async def _wait_for_data(self) -> None:
+        if self._reading_paused and self._transport is not None:
+            self._reading_paused = False
+            self._transport.resume_reading()
+        self._wake.clear()
+        await self._wake.wait()
+
+
+async def start_listener(kind: str, host: str, port: int, ctx: Any) -> asyncio.Server:
+    """Listen for ``pop3`` (plain, STLS available) or ``pop3s`` (implicit TLS, RFC 8314)."""
+    if kind not in KINDS:
+        raise ValueError(f"the POP3 server has no listener kind {kind!r}")
+    policy = Pop3Policy.from_settings(ctx.settings("pop3"))
+    implicit = kind == "pop3s"
+    loop = asyncio.get_running_loop()
+    return await loop.create_server(
+        lambda: _Pop3Protocol(ctx, policy, implicit),
+        host,
+        port,
+        ssl=ctx.tls if implicit else None,
+        ssl_handshake_timeout=_TLS_HANDSHAKE_TIMEOUT if implicit else None,
+        reuse_address=True,
+    )
