@@ -16,7 +16,7 @@ from ..wire import (
     LocalProtocolError,
     ReceiveBuffer,
     dot_stuff,
-    to_crlf,
+    frame_multiline,
 )
 from . import _events as ev
 from . import _parser
@@ -180,4 +180,4 @@ def _frame(response: ev.Response) -> list[bytes]:
     # RFC 1939 §3: multi-line responses end with CRLF "." CRLF and lines starting with
     # the termination octet are byte-stuffed; content goes out with CRLF line endings
     # whatever the store holds.
-    return [status, dot_stuff(to_crlf(response.data))]
+    return [status, frame_multiline(response.data)]

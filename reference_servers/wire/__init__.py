@@ -8,7 +8,7 @@
 """
 
 from ._buffer import CRLF, EolPolicy, ReceiveBuffer
-from ._dots import DotData, DotReader, dot_stuff, dot_unstuff, to_crlf
+from ._dots import DotData, DotReader, dot_stuff, dot_unstuff, frame_multiline, to_crlf
 from ._errors import (
     BareLineEnding,
     LineTooLong,
@@ -30,5 +30,6 @@ __all__ = [
     "RemoteProtocolError",
     "dot_stuff",
     "dot_unstuff",
+    "frame_multiline",
     "to_crlf",
 ]

@@ -22,12 +22,36 @@ def dot_stuff(content: bytes) -> bytes:
     The content is made to end in CRLF first (RFC 5321 §4.1.1.4: the data ends with
     CRLF before the terminating dot). An empty content becomes just ``.CRLF``.
     """
-    if content and not content.endswith(CRLF):
-        content += CRLF
     if not content:
         return b".\r\n"
-    stuffed = (CRLF + content).replace(b"\r\n.", b"\r\n..")[2:]
-    return stuffed + b".\r\n"
+    if not content.endswith(CRLF):
+        content += CRLF
+    # RFC 5321 §4.5.2 / RFC 1939 §3: a line that starts with "." gets one more. The
+    # searches run in C and most bodies have no such line, so they cost one scan.
+    if content[:1] == b".":
+        content = b"." + content
+    if b"\n." in content:
+        content = content.replace(b"\r\n.", b"\r\n..")
+    return content + b".\r\n"
+
+
+def frame_multiline(data: bytes) -> bytes:
+    """``dot_stuff(to_crlf(data))`` in as few passes as possible (POP3 RETR/TOP, relay).
+
+    Maildir files written by other programs usually end lines with a bare LF; for those
+    (no CR anywhere) the stuffing happens on LF boundaries and one replace widens them.
+    """
+    if b"\r" in data:
+        return dot_stuff(to_crlf(data))
+    if not data:
+        return b".\r\n"
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    if data[:1] == b".":
+        data = b"." + data
+    if b"\n." in data:
+        data = data.replace(b"\n.", b"\n..")
+    return data.replace(b"\n", CRLF) + b".\r\n"
 
 
 def dot_unstuff(stuffed: bytes) -> bytes:
@@ -44,6 +68,8 @@ def to_crlf(data: bytes) -> bytes:
     """Turn every bare LF into CRLF, leaving existing CRLFs alone (storage -> wire)."""
     if b"\n" not in data:
         return data
+    if b"\r" not in data:
+        return data.replace(b"\n", CRLF)
     if data.count(b"\n") == data.count(CRLF):
         return data
     return data.replace(CRLF, b"\n").replace(b"\n", CRLF)
@@ -80,9 +106,8 @@ class DotReader:
     def read(self, buffer: ReceiveBuffer) -> DotData | None:
         data = buffer.raw
         if self._at_start:
-            if len(data) < 3:
-                if data in (b"", b".", b".\r"):
-                    return None
+            if len(data) < 3 and data in (b"", b".", b".\r"):
+                return None
             if data[:3] == b".\r\n":
                 del data[:3]
                 return DotData(b"", 0, False, 0, 0, 0)

@@ -12,6 +12,7 @@ from reference_servers.wire import (
     ReceiveBuffer,
     dot_stuff,
     dot_unstuff,
+    frame_multiline,
     to_crlf,
 )
 
@@ -110,3 +111,16 @@ def test_any_chunking_reads_the_same(content: bytes, cuts: list[int]) -> None:
     assert whole is not None
     assert whole.content == (content if not content or content.endswith(b"\r\n")
                              else content + b"\r\n")
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b".", b"..", b"x", b"yz"]), max_size=30))
+def test_frame_multiline_equals_stuffing_the_crlf_form(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    assert frame_multiline(data) == dot_stuff(to_crlf(data))
+    assert frame_multiline(data).endswith(b".\r\n")
+
+
+def test_frame_multiline_lf_storage() -> None:
+    assert frame_multiline(b".a\nb\n.\nc") == b"..a\r\nb\r\n..\r\nc\r\n.\r\n"
+    assert frame_multiline(b"") == b".\r\n"
