@@ -1,0 +1,163 @@
+"""``mailharness bench``: side-by-side benchmarks on this machine, medians of several runs.
+
+``generator``: our native engine against Postfix's smtp-source (Debian package postfix),
+both sending to one smtp-sink on loopback with the same sessions and message size, a new
+connection per message and reused; then locust's messages per second per worker core on
+the same sink. Results go to reports/bench-generator-<time>/ as JSON and Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import resource
+import statistics
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from ..load import locust_runner
+from ..load.config import LoadConfig
+from ..load.native import run_native
+from ..peers import smtp_tools
+
+Measure = Callable[[int], tuple[float, float]]  # port -> (msgs/s, client CPU s per 1000 msgs)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("bench", help="benchmark the generator and servers side by side",
+                       description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("what", choices=("generator", "servers"))
+    p.add_argument("--sessions", type=int, default=50, help="concurrent sessions (default 50)")
+    p.add_argument("--size", type=int, default=1024, help="message size in octets (default 1024)")
+    p.add_argument("--messages", type=int, default=5000, help="messages per run (default 5000)")
+    p.add_argument("--runs", type=int, default=3, help="runs per contender; the median counts")
+    p.add_argument("--locust-messages", type=int, default=2000,
+                   help="messages per locust run (locust is slower; default 2000)")
+    p.add_argument("--no-locust", action="store_true", help="skip the locust measurement")
+    p.add_argument("--out", type=Path, default=None, help="report directory")
+
+
+def _cpu_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _cpu_self() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _smtp_source(args: argparse.Namespace, reuse: bool) -> Measure:
+    def measure(port: int) -> tuple[float, float]:
+        result = smtp_tools.smtp_source("127.0.0.1", port, sessions=args.sessions,
+                                        messages=args.messages, size=args.size, reuse=reuse)
+        if not result.ok:
+            raise RuntimeError(f"smtp-source failed ({result.returncode}): {result.stderr[-300:]}")
+        return result.rate, result.cpu_seconds / result.messages * 1000
+
+    return measure
+
+
+def _config(args: argparse.Namespace, port: int, reuse: bool, messages: int) -> LoadConfig:
+    # The sink accepts anything; smtp-source's own default recipient is used for both.
+    return LoadConfig("smtp", f"smtp://127.0.0.1:{port}", users=args.sessions, duration=120,
+                      messages=messages, connection="reuse" if reuse else "new",
+                      recipients=("sink@example.test",), profile="smtp-source-1k")
+
+
+def _native(args: argparse.Namespace, reuse: bool) -> Measure:
+    def measure(port: int) -> tuple[float, float]:
+        config = _config(args, port, reuse, args.messages)
+        if args.size != 1024:
+            raise SystemExit("--size other than 1024 needs a profile; use the default")
+        cpu = _cpu_self()
+        result = run_native(config)
+        cpu = _cpu_self() - cpu
+        ok = sum(1 for r in result.rows if r.ok)
+        if ok != args.messages:
+            errors = [r.error for r in result.rows if not r.ok][:3]
+            raise RuntimeError(f"native engine: {ok} of {args.messages} accepted: {errors}")
+        return ok / (result.ended - result.started), cpu / ok * 1000
+
+    return measure
+
+
+def _locust(args: argparse.Namespace, reuse: bool) -> Measure:
+    def measure(port: int) -> tuple[float, float]:
+        config = _config(args, port, reuse, args.locust_messages)
+        cpu = _cpu_children()
+        outcome = locust_runner.run(config, locust_runner.LocustMode(processes=1))
+        cpu = _cpu_children() - cpu
+        rows = outcome.result.rows
+        ok = sum(1 for r in rows if r.ok)
+        if not rows or ok != len(rows):
+            raise RuntimeError(f"locust: {ok} of {len(rows)} ok (exit {outcome.returncode})")
+        # The rate over the time messages flowed: locust's own startup is not load.
+        span = rows[-1].timestamp - rows[0].timestamp + rows[0].latency_ms / 1000
+        return ok / span, cpu / ok * 1000
+
+    return measure
+
+
+def _median_runs(name: str, measure: Measure, runs: int) -> dict[str, object]:
+    rates, cpus = [], []
+    for number in range(1, runs + 1):
+        with smtp_tools.smtp_sink(extra_args=("-c",)) as sink:
+            rate, cpu = measure(sink.port)
+        rates.append(rate)
+        cpus.append(cpu)
+        print(f"  {name:<28} run {number}: {rate:8.0f} msg/s  {cpu:6.3f} CPU s/1000 msgs",
+              flush=True)
+    return {"runs": rates, "median": statistics.median(rates),
+            "cpu_s_per_1000": statistics.median(cpus)}
+
+
+def _generator(args: argparse.Namespace) -> int:
+    reason = smtp_tools.available()
+    if reason:
+        print(f"mailharness bench: {reason}", file=sys.stderr)
+        return 2
+    results: dict[str, dict[str, object]] = {}
+    for reuse in (False, True):
+        mode = "reuse" if reuse else "new"
+        results[f"smtp-source {mode}"] = _median_runs(f"smtp-source ({mode})",
+                                                      _smtp_source(args, reuse), args.runs)
+        results[f"native {mode}"] = _median_runs(f"native engine ({mode})",
+                                                 _native(args, reuse), args.runs)
+    if not args.no_locust:
+        results["locust reuse, 1 worker core"] = _median_runs(
+            "locust, 1 process (reuse)", _locust(args, True), args.runs)
+    ratios = {mode: float(results[f"native {mode}"]["median"])  # type: ignore[arg-type]
+              / float(results[f"smtp-source {mode}"]["median"])  # type: ignore[arg-type]
+              for mode in ("new", "reuse")}
+    command = ("mailharness bench generator " + " ".join(sys.argv[3:])).strip()
+    out = args.out or Path("reports") / f"bench-generator-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    out.mkdir(parents=True, exist_ok=True)
+    data = {"command": command, "sessions": args.sessions, "size": args.size,
+            "messages": args.messages, "runs": args.runs, "results": results,
+            "native_over_smtp_source": ratios}
+    (out / "bench.json").write_text(json.dumps(data, indent=2) + "\n")
+    lines = [f"# Generator benchmark: {args.sessions} sessions, {args.size}-octet messages, "
+             f"against smtp-sink on loopback", "", f"Command: `{command}`", "",
+             "| contender | median msg/s | runs | client CPU s / 1000 msgs |",
+             "|---|---:|---|---:|"]
+    for name, value in results.items():
+        runs = ", ".join(f"{r:.0f}" for r in value["runs"])  # type: ignore[attr-defined]
+        lines.append(f"| {name} | {value['median']:.0f} | {runs} | "
+                     f"{value['cpu_s_per_1000']:.3f} |")
+    lines += ["", *(f"native / smtp-source ({mode}): {ratio:.2f}x"
+                    for mode, ratio in ratios.items())]
+    (out / "bench.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"\nwritten: {out / 'bench.md'}  {out / 'bench.json'}")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.what == "generator":
+        return _generator(args)
+    print("mailharness bench servers: not built yet (needs the aiosmtpd peer and a "
+          "reference-server launcher for benchmarks)", file=sys.stderr)
+    return 2
