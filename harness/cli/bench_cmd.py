@@ -19,7 +19,7 @@ from pathlib import Path
 
 from ..load import locust_runner
 from ..load.config import LoadConfig
-from ..load.native import run_native
+from ..load.native import default_processes, run_native
 from ..peers import smtp_tools
 
 Measure = Callable[[int], tuple[float, float]]  # port -> (msgs/s, client CPU s per 1000 msgs)
@@ -31,8 +31,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("what", choices=("generator", "servers"))
     p.add_argument("--sessions", type=int, default=50, help="concurrent sessions (default 50)")
     p.add_argument("--size", type=int, default=1024, help="message size in octets (default 1024)")
-    p.add_argument("--messages", type=int, default=5000, help="messages per run (default 5000)")
+    p.add_argument("--messages", type=int, default=None,
+                   help="messages per run (generator: 20000; servers: 20000)")
     p.add_argument("--runs", type=int, default=3, help="runs per contender; the median counts")
+    p.add_argument("--processes", type=int, default=None,
+                   help="native engine processes (default: one per core)")
     p.add_argument("--locust-messages", type=int, default=2000,
                    help="messages per locust run (locust is slower; default 2000)")
     p.add_argument("--no-locust", action="store_true", help="skip the locust measurement")
@@ -72,9 +75,9 @@ def _native(args: argparse.Namespace, reuse: bool) -> Measure:
         config = _config(args, port, reuse, args.messages)
         if args.size != 1024:
             raise SystemExit("--size other than 1024 needs a profile; use the default")
-        cpu = _cpu_self()
-        result = run_native(config)
-        cpu = _cpu_self() - cpu
+        cpu = _cpu_self() + _cpu_children()
+        result = run_native(config, args.processes or default_processes(config.target))
+        cpu = _cpu_self() + _cpu_children() - cpu
         ok = sum(1 for r in result.rows if r.ok)
         if ok != args.messages:
             errors = [r.error for r in result.rows if not r.ok][:3]
@@ -101,17 +104,20 @@ def _locust(args: argparse.Namespace, reuse: bool) -> Measure:
     return measure
 
 
-def _median_runs(name: str, measure: Measure, runs: int) -> dict[str, object]:
-    rates, cpus = [], []
+def _interleaved(contenders: dict[str, Measure], runs: int) -> dict[str, dict[str, object]]:
+    """Each contender once per round, ``runs`` rounds, so machine noise hits all alike."""
+    rates: dict[str, list[float]] = {name: [] for name in contenders}
+    cpus: dict[str, list[float]] = {name: [] for name in contenders}
     for number in range(1, runs + 1):
-        with smtp_tools.smtp_sink(extra_args=("-c",)) as sink:
-            rate, cpu = measure(sink.port)
-        rates.append(rate)
-        cpus.append(cpu)
-        print(f"  {name:<28} run {number}: {rate:8.0f} msg/s  {cpu:6.3f} CPU s/1000 msgs",
-              flush=True)
-    return {"runs": rates, "median": statistics.median(rates),
-            "cpu_s_per_1000": statistics.median(cpus)}
+        for name, measure in contenders.items():
+            with smtp_tools.smtp_sink(extra_args=("-c",)) as sink:
+                rate, cpu = measure(sink.port)
+            rates[name].append(rate)
+            cpus[name].append(cpu)
+            print(f"  {name:<28} run {number}: {rate:8.0f} msg/s  {cpu:6.3f} CPU s/1000 msgs",
+                  flush=True)
+    return {name: {"runs": rates[name], "median": statistics.median(rates[name]),
+                   "cpu_s_per_1000": statistics.median(cpus[name])} for name in contenders}
 
 
 def _generator(args: argparse.Namespace) -> int:
@@ -119,28 +125,31 @@ def _generator(args: argparse.Namespace) -> int:
     if reason:
         print(f"mailharness bench: {reason}", file=sys.stderr)
         return 2
+    if args.messages is None:
+        args.messages = 20000
     results: dict[str, dict[str, object]] = {}
     for reuse in (False, True):
         mode = "reuse" if reuse else "new"
-        results[f"smtp-source {mode}"] = _median_runs(f"smtp-source ({mode})",
-                                                      _smtp_source(args, reuse), args.runs)
-        results[f"native {mode}"] = _median_runs(f"native engine ({mode})",
-                                                 _native(args, reuse), args.runs)
+        results.update(_interleaved({f"smtp-source {mode}": _smtp_source(args, reuse),
+                                     f"native {mode}": _native(args, reuse)}, args.runs))
     if not args.no_locust:
-        results["locust reuse, 1 worker core"] = _median_runs(
-            "locust, 1 process (reuse)", _locust(args, True), args.runs)
+        results.update(_interleaved({"locust reuse, 1 worker core": _locust(args, True)},
+                                    args.runs))
     ratios = {mode: float(results[f"native {mode}"]["median"])  # type: ignore[arg-type]
               / float(results[f"smtp-source {mode}"]["median"])  # type: ignore[arg-type]
               for mode in ("new", "reuse")}
     command = ("mailharness bench generator " + " ".join(sys.argv[3:])).strip()
     out = args.out or Path("reports") / f"bench-generator-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
+    processes = args.processes or default_processes("smtp://127.0.0.1")
     data = {"command": command, "sessions": args.sessions, "size": args.size,
+            "native_processes": processes,
             "messages": args.messages, "runs": args.runs, "results": results,
             "native_over_smtp_source": ratios}
     (out / "bench.json").write_text(json.dumps(data, indent=2) + "\n")
     lines = [f"# Generator benchmark: {args.sessions} sessions, {args.size}-octet messages, "
              f"against smtp-sink on loopback", "", f"Command: `{command}`", "",
+             f"Native engine: {processes} process(es), uvloop when installed, PIPELINING.", "",
              "| contender | median msg/s | runs | client CPU s / 1000 msgs |",
              "|---|---:|---|---:|"]
     for name, value in results.items():

@@ -20,7 +20,7 @@ from ..load.accounting import (
     Source,
 )
 from ..load.config import LoadConfig
-from ..load.native import EngineResult, Progress, run_native
+from ..load.native import EngineResult, Progress, default_processes, run_native
 from ..load.profile import DEFAULT_PROFILE, ProfileError, load_profile
 from ..load.progress import LivePrinter, ProgressLine
 from ..load.stats import Percentiles, Summary, summarize, totals_line
@@ -49,7 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--rate", type=float, default=0.0,
                    help="open loop: messages per second; default closed loop (as fast as it goes)")
     p.add_argument("--engine", choices=("native", "locust"), default="native")
-    p.add_argument("--processes", type=int, default=1, help="processes (one per core)")
+    p.add_argument("--processes", type=int, default=None,
+                   help="processes; default: native engine on a loopback target, one per "
+                        "core; otherwise 1")
     p.add_argument("--master", action="store_true", help="locust: run as the master")
     p.add_argument("--expect-workers", type=int, default=1,
                    help="locust master: workers to wait for")
@@ -110,12 +112,13 @@ def _run_engine(args: argparse.Namespace, config: LoadConfig,
         def report(delta: Progress) -> None:
             progress.add(delta.ok, delta.errors, delta.latencies)
 
+        processes = args.processes or default_processes(config.target)
         if args.quiet:
-            return run_native(config, args.processes, report)
+            return run_native(config, processes, report)
         with LivePrinter(progress):
-            return run_native(config, args.processes, report)
+            return run_native(config, processes, report)
     mode = locust_runner.LocustMode(
-        processes=args.processes, master=args.master, expect_workers=args.expect_workers,
+        processes=args.processes or 1, master=args.master, expect_workers=args.expect_workers,
         master_host=args.master_host, master_port=args.master_port, transcript=args.transcript)
     outcome = locust_runner.run(config, mode)
     if outcome.locust_requests is not None and outcome.locust_requests != len(outcome.result.rows):

@@ -68,11 +68,11 @@ async def _serve(config: _embedded.ServeConfig) -> None:
             print(f"user        {address}  password {password}")
         if config.users_file is not None:
             print(f"users from  {config.users_file}")
-        print("Ctrl-C stops.", flush=True)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        print("Ctrl-C stops.", flush=True)
         await stop.wait()
     finally:
         await servers.close()

@@ -45,7 +45,7 @@ def test_serve_prints_listeners_and_users_then_stops_cleanly_on_sigterm(tmp_path
             if line.startswith("Ctrl-C stops."):
                 break
         banner = "".join(lines)
-        for kind, port in ports.items():
+        for _kind, port in ports.items():
             assert f"127.0.0.1:{port}" in banner
             with socket.create_connection(("127.0.0.1", port), timeout=5):
                 pass
