@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 check: $(STAMP)
-	$(BIN)/mailharness serve
+	$(BIN)/mailharness check
 
 serve: $(STAMP)
 	$(BIN)/mailharness serve
