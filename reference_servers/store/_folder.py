@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 
 from ._durable import FileLock, atomic_write, fsync_dir, write_new_file
@@ -196,8 +196,8 @@ class Folder:
             for rec, p in zip(records, batch, strict=True):
                 target = self.path / p.sub / p.filename
                 os.rename(p.tmp, target)
-                infos.append(MessageInfo(rec.uid, key_for(p.base), p.size,
-                                         _as_datetime(p.mtime_ns), p.flags, target))
+                infos.append(MessageInfo(rec.uid, key_for(p.base), p.size, p.mtime_ns,
+                                         p.flags, self.path / p.sub, p.filename))
             self._step("renamed")
         return infos
 
@@ -223,7 +223,7 @@ class Folder:
                     if entry.sub != "cur":
                         fsync_dir(self.path / entry.sub)
                 info = MessageInfo(uid, entry.info.key, entry.info.size,
-                                   entry.info.internaldate, wanted, target)
+                                   entry.info.mtime_ns, wanted, target.parent, filename)
                 self._entries[_base_of(entry)] = _Entry(info, "cur", filename, entry.extra,
                                                         entry.generation)
                 self._sorted = None
@@ -459,9 +459,8 @@ class Folder:
             else:
                 _, _, letters = filename.partition(":2,")
                 flags, extra = flags_from_letters(letters, self._keywords)
-                info = MessageInfo(rec.uid, key_for(base), rec.size,
-                                   _as_datetime(rec.mtime_ns), flags,
-                                   subdirs[sub] / filename)
+                info = MessageInfo(rec.uid, key_for(base), rec.size, rec.mtime_ns, flags,
+                                   subdirs[sub], filename)
                 entries[base] = _Entry(info, sub, filename, extra, self._generation)
             by_uid[rec.uid] = base
         if entries.keys() != old.keys() or any(entries[b] is not old[b] for b in entries):
@@ -473,10 +472,6 @@ class Folder:
 
 def _base_of(entry: _Entry) -> str:
     return split_name(entry.filename)[0]
-
-
-def _as_datetime(mtime_ns: int) -> datetime:
-    return datetime.fromtimestamp(mtime_ns / 1_000_000_000, tz=UTC)
 
 
 def _stat_stamp(path: Path) -> tuple[int, int, int] | None:

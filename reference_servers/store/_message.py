@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 
@@ -16,11 +16,24 @@ class MessageInfo:
     the wire, i.e. with CRLF line endings, whatever the file holds. ``path`` is where the
     file was at the last sync; another process may have renamed it since (flags change the
     name), so read through :meth:`Folder.read`, which follows such renames.
+
+    ``path`` and ``internaldate`` are computed when asked: a folder of 100,000 messages
+    builds 100,000 of these on open, and most callers never look at either.
     """
 
     uid: int
     key: str
     size: int
-    internaldate: datetime
+    mtime_ns: int
     flags: frozenset[str]
-    path: Path
+    directory: Path
+    filename: str
+
+    @property
+    def path(self) -> Path:
+        return self.directory / self.filename
+
+    @property
+    def internaldate(self) -> datetime:
+        """INTERNALDATE: the Maildir convention is the file's mtime (delivery time)."""
+        return datetime.fromtimestamp(self.mtime_ns / 1_000_000_000, tz=UTC)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
 from pathlib import Path
 
@@ -12,6 +13,22 @@ from ._folder import Folder, Hook, Prepared
 from ._mailbox import Mailbox
 from ._message import MessageInfo
 from ._names import INBOX, validate_user
+
+# fsyncs issued together are committed together by the file system's journal (ext4, xfs):
+# measured here, 1 thread syncs ~1,400-2,900 small files/s, 16 threads ~4,000-9,000. So a
+# batch writes and syncs its tmp files in parallel, then commits them in one lock hold.
+_PREPARE_THREADS = 16
+_prepare_pool: ThreadPoolExecutor | None = None
+_prepare_pool_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _prepare_pool
+    with _prepare_pool_lock:
+        if _prepare_pool is None:
+            _prepare_pool = ThreadPoolExecutor(_PREPARE_THREADS,
+                                               thread_name_prefix="store-prepare")
+        return _prepare_pool
 
 
 class Store:
@@ -58,8 +75,19 @@ class Store:
         folders = [self.mailbox(user).folder(INBOX) for user, _ in deliveries]
         prepared: list[Prepared] = []
         try:
-            for folder, (_, data) in zip(folders, deliveries, strict=True):
-                prepared.append(folder.prepare(data))
+            if self.fsync and len(deliveries) > 1:
+                futures: list[Future[Prepared]] = [
+                    _pool().submit(folder.prepare, data)
+                    for folder, (_, data) in zip(folders, deliveries, strict=True)
+                ]
+                wait(futures)
+                prepared.extend(f.result() for f in futures if f.exception() is None)
+                for future in futures:
+                    if (error := future.exception()) is not None:
+                        raise error
+            else:
+                for folder, (_, data) in zip(folders, deliveries, strict=True):
+                    prepared.append(folder.prepare(data))
             groups: dict[int, list[int]] = {}
             for index, folder in enumerate(folders):
                 groups.setdefault(id(folder), []).append(index)

@@ -92,7 +92,9 @@ def format_record(rec: Record) -> str:
 
 def parse_record(line: str) -> Record:
     parts = line.rstrip("\n").split(" ")
-    if len(parts) != 4 or not all(p.isdigit() for p in parts[:3]) or not parts[3]:
+    # One isdigit() over the three numbers joined: no generator on a 100,000-line read.
+    digits = "".join(parts[:3])
+    if len(parts) != 4 or not (digits.isascii() and digits.isdigit()) or "" in parts:
         raise UidListCorrupt(f"bad record {line!r}")
     try:
         base = unescape_base(parts[3])
