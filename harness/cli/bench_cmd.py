@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import resource
 import statistics
 import sys
@@ -21,6 +22,7 @@ from ..load import locust_runner
 from ..load.config import LoadConfig
 from ..load.native import default_processes, run_native
 from ..peers import smtp_tools
+from . import bench_servers
 
 Measure = Callable[[int], tuple[float, float]]  # port -> (msgs/s, client CPU s per 1000 msgs)
 
@@ -40,6 +42,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="messages per locust run (locust is slower; default 2000)")
     p.add_argument("--no-locust", action="store_true", help="skip the locust measurement")
     p.add_argument("--out", type=Path, default=None, help="report directory")
+    p.add_argument("--settle", type=float, default=60.0,
+                   help="servers: seconds to wait for queued mail to reach the Maildir")
+    p.add_argument("--pop3-messages", type=int, default=1000,
+                   help="servers: messages in each POP3 maildrop (default 1000)")
+    p.add_argument("--pop3-seconds", type=float, default=8.0,
+                   help="servers: seconds per POP3 run (default 8)")
 
 
 def _cpu_children() -> float:
@@ -164,9 +172,102 @@ def _generator(args: argparse.Namespace) -> int:
     return 0
 
 
+def _servers(args: argparse.Namespace) -> int:
+    reason = smtp_tools.available()
+    if reason:
+        print(f"mailharness bench: {reason}", file=sys.stderr)
+        return 2
+    messages = args.messages or 20000
+    smtp: dict[str, dict[str, object]] = {}
+    pop3: dict[str, dict[str, object]] = {}
+    with bench_servers.base_dir() as base:
+        contenders = bench_servers.smtp_contenders(base / "smtp")
+        for reuse in (False, True):
+            mode = "reuse" if reuse else "new"
+            rows: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
+            for number in range(1, args.runs + 1):  # interleaved: noise hits all alike
+                for name, make in contenders.items():
+                    with make() as server:
+                        row = bench_servers.smtp_run(server, messages, reuse, args.sessions,
+                                                     settle=args.settle)
+                    rows[name].append(row)
+                    print(f"  smtp {name:<10} {mode:<5} run {number}: "
+                          f"{row['accept_per_s']:7.0f} accepted/s  "
+                          f"{row['on_disk']:.0f}/{messages} on disk  "
+                          f"server CPU {row['server_cpu_s']:.2f} s", flush=True)
+            for name, runs in rows.items():
+                smtp[f"{name} {mode}"] = {
+                    "runs": runs, "median_accept_per_s": bench_servers.median(runs, "accept_per_s"),
+                    "median_stored_per_s": bench_servers.median(runs, "stored_per_s"),
+                    "median_server_cpu_s": bench_servers.median(runs, "server_cpu_s"),
+                    "all_on_disk": all(r["on_disk"] == messages for r in runs)}
+        with bench_servers.pop3_servers(base / "pop3", args.pop3_messages) as servers:
+            for server, port in servers.values():  # warm up: indexes, page cache
+                bench_servers.pop3_run(server, port, 0.2)
+            prows: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
+            for number in range(1, args.runs + 1):
+                for name, (server, port) in servers.items():
+                    row = bench_servers.pop3_run(server, port, args.pop3_seconds)
+                    prows[name].append(row)
+                    print(f"  pop3 {name:<10} run {number}: {row['sessions_per_s']:7.2f} "
+                          f"sessions/s  server CPU {row['server_cpu_s']:.2f} s  "
+                          f"client CPU {row['client_cpu_s']:.2f} s", flush=True)
+            for name, runs in prows.items():
+                pop3[name] = {"runs": runs,
+                              "median_sessions_per_s": bench_servers.median(runs,
+                                                                            "sessions_per_s"),
+                              "median_server_cpu_s": bench_servers.median(runs, "server_cpu_s"),
+                              "median_client_cpu_s": bench_servers.median(runs, "client_cpu_s")}
+    ratios = _server_ratios(smtp, pop3)
+    command = ("mailharness bench servers " + " ".join(sys.argv[3:])).strip()
+    out = args.out or Path("reports") / f"bench-servers-{datetime.datetime.now():%Y%m%d-%H%M%S}"
+    out.mkdir(parents=True, exist_ok=True)
+    data = {"command": command, "cpus": os.cpu_count(), "smtp_messages": messages,
+            "sessions": args.sessions, "runs": args.runs, "pop3_maildrop": args.pop3_messages,
+            "pop3_clients": len(bench_servers.POP3_USERS), "pop3_seconds": args.pop3_seconds,
+            "smtp": smtp, "pop3": pop3, "ratios": ratios}
+    (out / "bench.json").write_text(json.dumps(data, indent=2) + "\n")
+    lines = [f"# Server benchmark ({os.cpu_count()} cores, medians of {args.runs} run(s))", "",
+             f"Command: `{command}`", "",
+             f"SMTP: smtp-source, {args.sessions} sessions, {messages} messages of 1 KB; "
+             "durable Maildir delivery; files counted on disk afterwards.", "",
+             "| server, mode | accepted msg/s | stored msg/s | server CPU s | all on disk |",
+             "|---|---:|---:|---:|---|"]
+    for name, value in smtp.items():
+        lines.append(f"| {name} | {value['median_accept_per_s']:.0f} | "
+                     f"{value['median_stored_per_s']:.0f} | "
+                     f"{value['median_server_cpu_s']:.2f} | {value['all_on_disk']} |")
+    lines += ["", f"POP3: {len(bench_servers.POP3_USERS)} clients, USER/PASS, STAT, LIST, "
+              f"RETR all, QUIT on {args.pop3_messages} messages of 1-50 KB, "
+              f"{args.pop3_seconds:g} s per run.", "",
+              "| server | sessions/s | server CPU s | client CPU s |", "|---|---:|---:|---:|"]
+    for name, value in pop3.items():
+        lines.append(f"| {name} | {value['median_sessions_per_s']:.2f} | "
+                     f"{value['median_server_cpu_s']:.2f} | {value['median_client_cpu_s']:.2f} |")
+    lines += ["", *(f"{name}: {ratio:.2f}x" for name, ratio in ratios.items())]
+    (out / "bench.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    print(f"\nwritten: {out / 'bench.md'}  {out / 'bench.json'}")
+    return 0
+
+
+def _server_ratios(smtp: dict[str, dict[str, object]],
+                   pop3: dict[str, dict[str, object]]) -> dict[str, float]:
+    ratios: dict[str, float] = {}
+    for mode in ("new", "reuse"):
+        ours = smtp.get(f"reference {mode}", {}).get("median_accept_per_s")
+        for peer in ("aiosmtpd", "postfix"):
+            theirs = smtp.get(f"{peer} {mode}", {}).get("median_accept_per_s")
+            if ours and theirs:
+                ratios[f"smtp reference / {peer} ({mode})"] = float(ours) / float(theirs)  # type: ignore[arg-type]
+    ours = pop3.get("reference", {}).get("median_sessions_per_s")
+    theirs = pop3.get("dovecot", {}).get("median_sessions_per_s")
+    if ours and theirs:
+        ratios["pop3 reference / dovecot"] = float(ours) / float(theirs)  # type: ignore[arg-type]
+    return ratios
+
+
 def run(args: argparse.Namespace) -> int:
     if args.what == "generator":
         return _generator(args)
-    print("mailharness bench servers: not built yet (needs the aiosmtpd peer and a "
-          "reference-server launcher for benchmarks)", file=sys.stderr)
-    return 2
+    return _servers(args)

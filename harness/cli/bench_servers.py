@@ -29,9 +29,17 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..peers import AiosmtpdPeer, DovecotInstance, PostfixInstance, free_port, smtp_tools
-from ..peers import _maildir, dovecot, postfix
-from ..peers._ports import LOOPBACK, wait_for_listen
+from ..peers import (
+    AiosmtpdPeer,
+    DovecotInstance,
+    PostfixInstance,
+    _maildir,
+    dovecot,
+    free_port,
+    postfix,
+    smtp_tools,
+)
+from ..peers._ports import LOOPBACK, wait_for_greeting
 from ..peers._runtime import descendants, private_base_dir
 
 TICK = os.sysconf("SC_CLK_TCK")
@@ -42,6 +50,12 @@ _KINDS = ("smtp", "smtps", "submission", "pop3", "pop3s", "imap", "imaps")
 
 class Server(Protocol):
     def pids(self) -> list[int]: ...
+
+
+def pids_of(server: Any) -> list[int]:
+    """The server's processes (peers expose ``pids`` as a method or a property)."""
+    pids = server.pids
+    return list(pids() if callable(pids) else pids)
 
 
 def cpu_seconds(pids: list[int]) -> float:
@@ -81,8 +95,10 @@ class ReferenceServe:
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         try:
-            wait_for_listen(LOOPBACK, self.port, deadline=time.monotonic() + 30)
-        except TimeoutError:
+            wait_for_greeting(LOOPBACK, self.port, b"+OK" if self.kind == "pop3" else b"220",
+                              deadline=time.monotonic() + 30,
+                              alive=lambda: self.proc is not None and self.proc.poll() is None)
+        except Exception:
             self.__exit__()
             raise
         return self
@@ -138,7 +154,7 @@ def smtp_run(server: Any, messages: int, reuse: bool, sessions: int,
              settle: float) -> dict[str, float]:
     """One smtp-source run; then wait (up to ``settle`` s) for every file to be on disk."""
     maildir = server.maildir("alice")
-    cpu = cpu_seconds(server.pids())
+    cpu = cpu_seconds(pids_of(server))
     began = time.perf_counter()
     result = smtp_tools.smtp_source(LOOPBACK, _smtp_port(server), sessions=sessions,
                                     messages=messages, size=1024, reuse=reuse,
@@ -149,7 +165,7 @@ def smtp_run(server: Any, messages: int, reuse: bool, sessions: int,
     stored = time.perf_counter() - began
     return {"accepted": result.messages, "on_disk": on_disk, "accept_per_s": result.rate,
             "stored_per_s": on_disk / stored if stored > 0 else 0.0,
-            "server_cpu_s": cpu_seconds(server.pids()) - cpu,
+            "server_cpu_s": cpu_seconds(pids_of(server)) - cpu,
             "client_cpu_s": result.cpu_seconds, "exit": result.returncode}
 
 
@@ -268,10 +284,10 @@ async def _pop3_load(port: int, seconds: float) -> tuple[int, int, float]:
 
 
 def pop3_run(server: Server, port: int, seconds: float) -> dict[str, float]:
-    cpu, client = cpu_seconds(server.pids()), _client_cpu()
+    cpu, client = cpu_seconds(pids_of(server)), _client_cpu()
     sessions, messages, elapsed = asyncio.run(_pop3_load(port, seconds))
     return {"sessions_per_s": sessions / elapsed, "messages_per_s": messages / elapsed,
-            "server_cpu_s": cpu_seconds(server.pids()) - cpu,
+            "server_cpu_s": cpu_seconds(pids_of(server)) - cpu,
             "client_cpu_s": _client_cpu() - client, "seconds": elapsed}
 
 

@@ -1,4 +1,4 @@
-"""The native engine: asyncio streams (uvloop where installed), one process per core.
+"""The native engine: asyncio protocols (uvloop where installed), one process per core.
 
 Closed loop (``rate`` 0): every user starts its next message as soon as the last one is
 done, as fast as the server allows. Open loop (``rate`` > 0): a pacer issues tickets at
@@ -11,22 +11,25 @@ counted as ``unsent``: the generator could not keep up with the rate it was aske
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import multiprocessing
 import os
 import queue
 import random
 import time
-from collections.abc import Callable, Coroutine
+from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-from ..target import Target, parse_target
+from ..target import Target, is_loopback, parse_target
 from .config import LoadConfig
-from .message import IdSource, for_data, make_message
+from .message import IdSource, MessageTemplate
 from .native_pop3 import AsyncPop3, Pop3Error
-from .native_smtp import AsyncSmtp, SmtpError
-from .profile import Profile, load_profile
-from .results import ResultRow, as_tuple, from_tuple
+from .native_smtp import WAIT, Job, SmtpUser, envelope
+from .profile import Distribution, Profile, load_profile
+from .results import ResultRow, from_tuple
+
+Row = tuple[float, str, float, int, str, str, str]  # a ResultRow's fields, made cheaply
 
 _PROGRESS_INTERVAL = 0.5
 
@@ -71,20 +74,29 @@ class _ProcessRun:
         self.rng = random.Random(config.seed)
         self.ids = IdSource(config.run_id, index)
         self.report = report
-        self.rows: list[ResultRow] = []
+        self.rows: list[Row] = []
         self.remaining = config.messages or -1  # -1: no message budget
         self.delta = Progress()
-        self.unsent = 0
-        self.tickets: asyncio.Queue[float | None] | None = None
+        self.open_loop = config.rate > 0
+        self.tickets: deque[float] = deque()  # open loop: issued, not yet claimed
+        self.waiters: deque[Callable[[float | None], None]] = deque()
+        self.pacing_over = False
         self.deadline = 0.0
         self.primary = "smtp:message" if config.protocol == "smtp" else "pop3:session"
         self.connection = config.connection or self.profile.smtp.connection
+        self._templates: dict[tuple[int, tuple[str, ...], int], MessageTemplate] = {}
+        self._envelopes: dict[tuple[str, ...], bytes] = {}
+        sizes, recipients = self.profile.smtp.sizes, self.profile.smtp.recipients
+        # Fixed distributions (the common case) skip sampling on the hot path.
+        self._size = sizes.buckets[0].low if _fixed(sizes) else 0
+        self._one_recipient = (config.recipients[0],) if _fixed(recipients) and \
+            recipients.buckets[0].low <= 1 else None
 
     # -- bookkeeping ----------------------------------------------------------------------
 
     def record(self, name: str, latency_ms: float, size: int, code: str, error: str = "",
                message_id: str = "") -> None:
-        self.rows.append(ResultRow(time.time(), name, latency_ms, size, code, error, message_id))
+        self.rows.append((time.time(), name, latency_ms, size, code, error, message_id))
         if name == self.primary:
             if error:
                 self.delta.errors += 1
@@ -92,36 +104,51 @@ class _ProcessRun:
                 self.delta.ok += 1
                 self.delta.latencies.append(latency_ms)
 
-    async def claim(self) -> float | None:
-        """The scheduled start (monotonic) of the next message, or None: time to stop."""
-        if time.monotonic() >= self.deadline:
+    def claim_now(self) -> float | str | None:
+        """The scheduled start (monotonic) of the next message, None: time to stop, or
+        WAIT (open loop, no ticket yet: :meth:`wait` for one)."""
+        now = time.monotonic()
+        if now >= self.deadline:
             return None
-        if self.tickets is not None:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(max(0.0, self.deadline - time.monotonic())):
-                    return await self.tickets.get()
-            return None
+        if self.open_loop:
+            if self.tickets:
+                return self.tickets.popleft()
+            return None if self.pacing_over else WAIT
         if self.remaining == 0:
             return None
         self.remaining -= 1
-        return time.monotonic()
+        return now
+
+    def wait(self, waiter: Callable[[float | None], None]) -> None:
+        self.waiters.append(waiter)
+
+    async def claim(self) -> float | None:
+        scheduled = self.claim_now()
+        if scheduled != WAIT:
+            return scheduled  # type: ignore[return-value]
+        future: asyncio.Future[float | None] = asyncio.get_running_loop().create_future()
+        self.wait(lambda value: None if future.done() else future.set_result(value))
+        return await future
 
     async def pace(self) -> None:
         """Open loop: one ticket every 1/rate seconds until the budget or the deadline."""
-        assert self.tickets is not None
         began, issued = time.monotonic(), 0
         while self.remaining != 0:
             due = began + issued / self.config.rate
             if due >= self.deadline:
                 break
             await asyncio.sleep(max(0.0, due - time.monotonic()))
-            self.tickets.put_nowait(due)
             issued += 1
             self.remaining -= 1
-        await asyncio.sleep(max(0.0, self.deadline - time.monotonic()))
-        self.unsent = self.tickets.qsize()
-        for _ in range(self.config.users):
-            self.tickets.put_nowait(None)
+            if self.waiters:
+                self.waiters.popleft()(due)
+            else:
+                self.tickets.append(due)
+        if self.remaining != 0:
+            await asyncio.sleep(max(0.0, self.deadline - time.monotonic()))
+        self.pacing_over = True
+        while self.waiters:
+            self.waiters.popleft()(None)
 
     async def progress(self) -> None:
         while True:
@@ -133,51 +160,53 @@ class _ProcessRun:
             self.report(self.delta)
         self.delta = Progress()
 
-    # -- users ----------------------------------------------------------------------------
+    # -- SMTP -----------------------------------------------------------------------------
 
-    async def smtp_user(self) -> None:
+    def make_job(self, scheduled: float) -> Job:
+        """The next message: a fresh id, its octets patched into a precomputed template."""
+        message_id = self.ids.next()
+        recipients = self._one_recipient or tuple(pick_recipients(self.config, self.profile,
+                                                                  self.rng))
+        size = self._size or _bucket(self.profile.smtp.sizes.sample(self.rng))
+        key = (size, recipients, len(message_id))
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) > 512:
+                self._templates.clear()
+            template = self._templates[key] = MessageTemplate(
+                size, self.config.sender, list(recipients), len(message_id))
+        lines = self._envelopes.get(recipients)
+        if lines is None:
+            lines = self._envelopes[recipients] = envelope(self.config.sender, list(recipients))
+        return (message_id, lines, template.render(message_id), scheduled, len(recipients))
+
+    def done(self, job: Job, code: str, error: str) -> None:
+        latency = (time.monotonic() - job[3]) * 1000
+        self.rows.append((time.time(), "smtp:message", latency, len(job[2]), code, error,
+                          job[0]))
+        delta = self.delta
+        if error:
+            delta.errors += 1
+        else:
+            delta.ok += 1
+            delta.latencies.append(latency)
+
+    def smtp_user(self) -> SmtpUser:
         workload = self.profile.smtp
-        session: AsyncSmtp | None = None
-        on_session = 0
-        try:
-            while (scheduled := await self.claim()) is not None:
-                message_id = self.ids.next()
-                recipients = pick_recipients(self.config, self.profile, self.rng)
-                data = for_data(make_message(message_id, workload.sizes.sample(self.rng),
-                                             self.config.sender, recipients))
-                code, error = "", ""
-                try:
-                    async with asyncio.timeout(self.target.step_timeout):
-                        if session is None:
-                            session = await AsyncSmtp.connect(
-                                self.target, starttls=workload.starttls, auth=workload.auth)
-                            on_session = 0
-                        pipelining = workload.pipelining == "auto" and session.pipelining
-                        error = await session.send_message(
-                            self.config.sender, recipients, data, pipelining=pipelining)
-                    code = "250"
-                except SmtpError as exc:
-                    code, error = exc.code, str(exc)
-                except TimeoutError:
-                    error = f"no reply within {self.target.step_timeout:g} s"
-                latency = (time.monotonic() - scheduled) * 1000
-                self.record("smtp:message", latency, len(data), code, error, message_id)
-                on_session += 1
-                broken = bool(error) and not code
-                if session is not None and (broken or self.connection == "new"
-                                            or on_session >= workload.messages_per_connection):
-                    await (self._abort(session) if broken else session.quit())
-                    session = None
-                if broken:
-                    await asyncio.sleep(0.05)  # a dead server must not turn into a busy loop
-                await asyncio.sleep(workload.think_time.sample(self.rng))
-        finally:
-            if session is not None:
-                await session.quit()
+        think = workload.think_time
+        return SmtpUser(
+            self, self.target,
+            limit=1 if self.connection == "new" else max(1, workload.messages_per_connection),
+            pipelining=workload.pipelining == "auto", starttls=workload.starttls,
+            auth=workload.auth,
+            think=None if think.high <= 0 else (lambda: think.sample(self.rng)))
 
-    @staticmethod
-    async def _abort(session: AsyncSmtp) -> None:
-        session.abort()
+    async def watchdog(self, users: list[SmtpUser]) -> None:
+        while True:
+            await asyncio.sleep(0.25)
+            now = time.monotonic()
+            for user in users:
+                user.check(now)
 
     def account(self, number: int) -> Target:
         """The POP3 login of user ``number``: round robin over the configured accounts."""
@@ -248,30 +277,64 @@ class _ProcessRun:
     async def run(self) -> None:
         config = self.config
         self.deadline = time.monotonic() + config.duration
-        def user(number: int) -> Coroutine[None, None, None]:
-            return self.smtp_user() if config.protocol == "smtp" else self.pop3_user(number)
-
         helpers = [asyncio.create_task(self.progress())]
-        if config.rate > 0:
-            self.tickets = asyncio.Queue()
+        if self.open_loop:
             helpers.append(asyncio.create_task(self.pace()))
-        users: list[asyncio.Task[None]] = []
-        for number in range(config.users):
-            if config.spawn_rate > 0 and number:
-                await asyncio.sleep(1 / config.spawn_rate)
+        if config.protocol == "smtp":
+            await self._run_smtp(helpers)
+        else:
+            await self._run_pop3()
+        for task in helpers:
+            task.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
+        self.flush()
+
+    async def _spawned(self, start: Callable[[int], None]) -> None:
+        for number in range(self.config.users):
+            if self.config.spawn_rate > 0 and number:
+                await asyncio.sleep(1 / self.config.spawn_rate)
             if time.monotonic() >= self.deadline:
                 break
-            users.append(asyncio.create_task(user(number)))
-        remaining = self.deadline + config.grace - time.monotonic()
+            start(number)
+
+    async def _run_smtp(self, helpers: list[asyncio.Task[None]]) -> None:
+        users: list[SmtpUser] = []
+
+        def start(_: int) -> None:
+            users.append(self.smtp_user())
+            users[-1].start()
+
+        helpers.append(asyncio.create_task(self.watchdog(users)))
+        await self._spawned(start)
+        remaining = self.deadline + self.config.grace - time.monotonic()
+        if users:
+            await asyncio.wait([u.finished for u in users], timeout=max(remaining, 0.1))
+        for user in users:
+            if not user.finished.done():
+                user.abort("cut off: still in flight at the end of the grace period")
+        await asyncio.sleep(0)  # let aborted transports report their loss
+
+    async def _run_pop3(self) -> None:
+        users: list[asyncio.Task[None]] = []
+        await self._spawned(lambda number: users.append(
+            asyncio.create_task(self.pop3_user(number))))
+        remaining = self.deadline + self.config.grace - time.monotonic()
         if users:
             _, late = await asyncio.wait(users, timeout=max(remaining, 0.1))
             for task in late:
                 task.cancel()
             await asyncio.gather(*users, return_exceptions=True)
-        for task in helpers:
-            task.cancel()
-        await asyncio.gather(*helpers, return_exceptions=True)
-        self.flush()
+
+
+def _fixed(distribution: Distribution) -> bool:
+    return len(distribution.buckets) == 1 and \
+        distribution.buckets[0].low == distribution.buckets[0].high
+
+
+def _bucket(size: int) -> int:
+    """Sizes rounded to 64 steps per doubling (<= 1.6 %): few templates, close sizes."""
+    step = 1 << max(0, size.bit_length() - 7)
+    return max(1, (size + step // 2) // step * step)
 
 
 def _event_loop_runner() -> asyncio.Runner:
@@ -282,46 +345,75 @@ def _event_loop_runner() -> asyncio.Runner:
     return asyncio.Runner(loop_factory=uvloop.new_event_loop)
 
 
-def run_process(config: LoadConfig, index: int = 0,
-                report: ProgressFn | None = None) -> tuple[list[ResultRow], int]:
-    """One process's share of a run, in this process. Returns its rows and unsent count."""
+@dataclass
+class _Share:
+    rows: list[Row]
+    unsent: int
+    started: float  # Unix time the load began in this process
+    ended: float
+
+
+def run_process(config: LoadConfig, index: int = 0, report: ProgressFn | None = None,
+                ready: Callable[[], None] | None = None) -> _Share:
+    """One process's share of a run, in this process. ``ready`` blocks until all go."""
     run = _ProcessRun(config, index, report)
     with _event_loop_runner() as runner:
+        runner.get_loop()
+        if ready is not None:
+            ready()
+        started = time.time()
         runner.run(run.run())
-    return run.rows, run.unsent
+    unsent = len(run.tickets)
+    return _Share(run.rows, unsent, started, time.time())
 
 
-def _child(config_json: str, index: int, channel: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+def _child(config_json: str, index: int, channel: multiprocessing.Queue,  # type: ignore[type-arg]
+           go: Any) -> None:
     def report(delta: Progress) -> None:
         channel.put(("progress", index, delta.ok, delta.errors, delta.latencies))
 
+    def ready() -> None:
+        channel.put(("ready", index))
+        go.wait(60)
+
     try:
-        rows, unsent = run_process(LoadConfig.from_json(config_json), index, report)
-        channel.put(("rows", index, [as_tuple(r) for r in rows], unsent))
+        share = run_process(LoadConfig.from_json(config_json), index, report, ready)
+        channel.put(("rows", index, share.rows, share.unsent, share.ended))
     except BaseException as exc:
         channel.put(("failed", index, f"{type(exc).__name__}: {exc}"))
         raise
 
 
+def default_processes(target: str) -> int:
+    """One process per core when the target is on this machine, else one."""
+    return (os.cpu_count() or 1) if is_loopback(parse_target(target).host) else 1
+
+
 def run_native(config: LoadConfig, processes: int = 1,
                on_progress: ProgressFn | None = None) -> EngineResult:
-    """Run the load, split over ``processes`` processes (1: in this process)."""
+    """Run the load, split over ``processes`` processes (1: in this process).
+
+    The processes start, build what they need, and then begin together: ``started`` is
+    that moment, not the time it took to spawn them.
+    """
     processes = max(1, min(processes, config.users))
-    started = time.time()
     if processes == 1:
-        rows, unsent = run_process(config, 0, on_progress)
-        return EngineResult(rows, started, time.time(), unsent, 1)
+        share = run_process(config, 0, on_progress)
+        rows = [ResultRow(*row) for row in share.rows]
+        return EngineResult(rows, share.started, share.ended, share.unsent, 1)
     # spawn, not fork: the caller may hold threads (reference servers, progress printers).
     context = multiprocessing.get_context("spawn")
     channel = context.Queue()
+    go = context.Event()
     children = [context.Process(target=_child, args=(config.share(i, processes).to_json(), i,
-                                                     channel), daemon=True)
+                                                     channel, go), daemon=True)
                 for i in range(processes)]
     for child in children:
         child.start()
     rows: list[ResultRow] = []
-    unsent, finished, failures = 0, 0, []
-    hard_stop = time.monotonic() + config.duration + config.grace + 30  # spawn takes a while
+    unsent, ready, finished, failures = 0, 0, 0, []
+    started, ended = time.time(), 0.0
+    hard_stop = time.monotonic() + config.duration + config.grace + 60  # spawn takes a while
     try:
         while finished < processes and time.monotonic() < hard_stop:
             try:
@@ -330,16 +422,24 @@ def run_native(config: LoadConfig, processes: int = 1,
                 if all(not c.is_alive() for c in children):
                     break
                 continue
-            if message[0] == "progress" and on_progress is not None:
+            if message[0] == "ready":
+                ready += 1
+                if ready == processes:
+                    started = time.time()
+                    go.set()
+            elif message[0] == "progress" and on_progress is not None:
                 on_progress(Progress(message[2], message[3], message[4]))
             elif message[0] == "rows":
                 rows.extend(from_tuple(values) for values in message[2])
                 unsent += message[3]
+                ended = max(ended, message[4])
                 finished += 1
             elif message[0] == "failed":
                 failures.append(message[2])
                 finished += 1
+                go.set()
     finally:
+        go.set()
         for child in children:
             child.join(timeout=5)
             if child.is_alive() and child.pid is not None:
@@ -348,4 +448,4 @@ def run_native(config: LoadConfig, processes: int = 1,
     if failures:
         raise RuntimeError(f"{len(failures)} engine process(es) failed: {failures[0]}")
     rows.sort(key=lambda r: r.timestamp)
-    return EngineResult(rows, started, time.time(), unsent, processes)
+    return EngineResult(rows, started, ended or time.time(), unsent, processes)
