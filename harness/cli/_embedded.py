@@ -16,6 +16,7 @@ from reference_servers.embedded import (
     ServeConfig,
     available_kinds,
 )
+from reference_servers.topology import TopologyError, start_topology
 
 __all__ = [
     "LISTENERS",
@@ -23,8 +24,10 @@ __all__ = [
     "EmbeddedThread",
     "Listening",
     "ServeConfig",
+    "TopologyError",
     "available_kinds",
     "default_users",
+    "start_topology",
 ]
 
 

@@ -25,8 +25,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
         "serve",
         help="run the reference servers on loopback",
         description="Run every reference server in one asyncio process. Stop with Ctrl-C "
-        "or SIGTERM. A port of 0 disables that listener.",
+        "or SIGTERM. A port of 0 disables that listener. With --config, start several "
+        "servers for several domains from one topology file instead (MTAs relaying to "
+        "each other, a submission server in front of an MTA); see examples/two-mtas.yaml.",
     )
+    p.add_argument("--config", type=Path, default=None, metavar="FILE",
+                   help="topology file (YAML): several servers, their domains, users, "
+                   "ports and routes; the port flags below are then ignored")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default %(default)s)")
     p.add_argument("--data-dir", type=Path, default=None,
                    help=f"mail store, queue and certificates (default {default_data_dir()})")
@@ -53,35 +58,63 @@ def _config(args: argparse.Namespace) -> _embedded.ServeConfig:
     )
 
 
+def _print_listeners(servers: _embedded.EmbeddedServers, prefix: str = "") -> None:
+    for item in servers.listening:
+        tls = " (implicit TLS)" if item.implicit_tls else ""
+        print(f"{prefix}{item.kind:<11} {item.host}:{item.port}{tls}  {item.description}",
+              flush=True)
+
+
+async def _wait_for_signal() -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print("Ctrl-C stops.", flush=True)
+    await stop.wait()
+
+
 async def _serve(config: _embedded.ServeConfig) -> None:
     servers = await _embedded.EmbeddedServers.start(config)
     try:
         if not servers.listening:
             print("no reference server is built or enabled", file=sys.stderr)
             return
-        for item in servers.listening:
-            tls = " (implicit TLS)" if item.implicit_tls else ""
-            print(f"{item.kind:<11} {item.host}:{item.port}{tls}  {item.description}", flush=True)
+        _print_listeners(servers)
         print(f"data dir    {config.data_dir}")
         users = _embedded.default_users() if config.users_file is None else []
         for address, password in users:
             print(f"user        {address}  password {password}")
         if config.users_file is not None:
             print(f"users from  {config.users_file}")
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
-        print("Ctrl-C stops.", flush=True)
-        await stop.wait()
+        await _wait_for_signal()
     finally:
         await servers.close()
+
+
+async def _serve_topology(path: Path, data_dir: Path | None) -> None:
+    running = await _embedded.start_topology(path, data_dir=data_dir)
+    try:
+        for servers in running:
+            ctx = servers.ctx
+            domains = ", ".join(sorted(ctx.users.domains))
+            print(f"[{ctx.hostname}] domains {domains}; data dir {ctx.data_dir}")
+            _print_listeners(servers, prefix="  ")
+            for name in ctx.users.user_names():
+                print(f"  user        {name}@{sorted(ctx.users.domains)[0]}")
+        await _wait_for_signal()
+    finally:
+        for servers in reversed(running):
+            await servers.close()
 
 
 def run(args: argparse.Namespace) -> int:
     config = _config(args)
     try:
-        asyncio.run(_serve(config))
+        if args.config is not None:
+            asyncio.run(_serve_topology(args.config, args.data_dir))
+        else:
+            asyncio.run(_serve(config))
     except ValueError as exc:  # a bad users or topology file: the message names file and line
         print(f"mailharness serve: {exc}", file=sys.stderr)
         return 1
