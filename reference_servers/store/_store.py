@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
@@ -29,6 +30,17 @@ def _pool() -> ThreadPoolExecutor:
             _prepare_pool = ThreadPoolExecutor(_PREPARE_THREADS,
                                                thread_name_prefix="store-prepare")
         return _prepare_pool
+
+
+def _forget_pool_after_fork() -> None:
+    # A forked child inherits the pool object but none of its threads: submitting to it
+    # would wait forever. The child builds its own on first use.
+    global _prepare_pool, _prepare_pool_lock
+    _prepare_pool = None
+    _prepare_pool_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
 
 class Store:
