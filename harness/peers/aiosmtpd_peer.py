@@ -22,12 +22,11 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from harness.peers import _maildir
 from harness.peers._ports import LOOPBACK
-from harness.peers._runtime import PeerStartError
+from harness.peers._runtime import Peer, PeerStartError
 
 # A local part that is safe as one path component (no '/', no leading dot).
 _SAFE_LOCAL = re.compile(r"^[A-Za-z0-9_+=-][A-Za-z0-9._+=-]{0,63}$")
@@ -109,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-class AiosmtpdPeer:
+class AiosmtpdPeer(Peer):
     """Context manager: the server above in a child process on host:port (0 = any free).
 
     The child binds and reports its port itself, so there is no free-port race.
@@ -149,18 +148,6 @@ class AiosmtpdPeer:
 
     def messages(self, user: str) -> list[Path]:
         return _maildir.message_files(self.maildir(user))
-
-    def __enter__(self) -> AiosmtpdPeer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         began = time.monotonic()

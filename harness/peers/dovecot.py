@@ -12,11 +12,11 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from harness.peers import _maildir
 from harness.peers._ports import LOOPBACK, wait_for_greeting
 from harness.peers._runtime import (
+    Peer,
     PeerStartError,
     descendants,
     ensure_traversable,
@@ -197,7 +197,7 @@ def render_passwd(users: Mapping[str, str]) -> str:
     return "".join(f"{name}:{{PLAIN}}{password}::::::\n" for name, password in users.items())
 
 
-class DovecotInstance:
+class DovecotInstance(Peer):
     """Context manager: a private Dovecot with POP3 and IMAP on 127.0.0.1.
 
     Runs `dovecot -F -c FILE` as our child (foreground, so its PID is ours to stop).
@@ -277,18 +277,6 @@ class DovecotInstance:
     def pids(self) -> list[int]:
         """The master and every process it runs (login, pop3, imap, auth, ...)."""
         return descendants(self.pid) if self.pid else []
-
-    def __enter__(self) -> DovecotInstance:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         reason = available()

@@ -6,15 +6,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import TracebackType
 from typing import Any
 
 from harness.peers._ports import LOOPBACK, free_ports
+from harness.peers._runtime import Peer
 from harness.peers.dovecot import DovecotInstance
 from harness.peers.postfix import PostfixInstance
 
 
-class MailSystem:
+class MailSystem(Peer):
     """Context manager: Postfix (SMTP in) + Dovecot (POP3/IMAP out) on one Maildir root.
 
     Ports left as None are chosen free. Both run their mail processes as `mail_user`, so
@@ -77,18 +77,6 @@ class MailSystem:
             "domain": self.local_domain,
             "users": dict(self.users),
         }
-
-    def __enter__(self) -> MailSystem:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         # Dovecot first: it is the faster to start, and if it fails Postfix never runs.

@@ -11,11 +11,11 @@ import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 
 from harness.peers import _maildir
 from harness.peers._ports import LOOPBACK, wait_for_greeting
 from harness.peers._runtime import (
+    Peer,
     PeerStartError,
     descendants,
     ensure_traversable,
@@ -166,7 +166,7 @@ def render_vmailbox(s: PostfixSettings) -> str:
     return "".join(f"{user}@{s.local_domain} {user}/Maildir/\n" for user in s.users)
 
 
-class PostfixInstance:
+class PostfixInstance(Peer):
     """Context manager: a private Postfix listening on 127.0.0.1:smtp_port.
 
     base_dir must be traversable by the postfix user (see private_base_dir()).
@@ -239,18 +239,6 @@ class PostfixInstance:
         return descendants(self.pid) if self.pid else []
 
     # -- lifecycle --------------------------------------------------------------------
-
-    def __enter__(self) -> PostfixInstance:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     def start(self) -> None:
         reason = available()
