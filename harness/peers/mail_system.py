@@ -69,13 +69,18 @@ class MailSystem(Peer):
         return self.maildir_root / user / "Maildir"
 
     def profile_dict(self) -> dict[str, Any]:
-        """Where the system listens and who may log in, for `mailharness check --profile`."""
+        """Where the system listens and who may log in: a profile for `mailharness check
+        --profile` (the format of ``harness.target.load_profile``), once written as YAML."""
         return {
-            "smtp": f"smtp://{self.host}:{self.smtp_port}",
-            "pop3": f"pop3://{self.host}:{self.pop3_port}",
-            "imap": f"imap://{self.host}:{self.imap_port}",
+            "name": "postfix-dovecot",
             "domain": self.local_domain,
-            "users": dict(self.users),
+            "endpoints": {
+                "smtp": f"smtp://{self.host}:{self.smtp_port}",
+                "pop3": f"pop3://{self.host}:{self.pop3_port}",
+                "imap": f"imap://{self.host}:{self.imap_port}",
+            },
+            "users": [{"name": name, "password": password}
+                      for name, password in self.users.items()],
         }
 
     def start(self) -> None:

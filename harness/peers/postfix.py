@@ -83,7 +83,8 @@ def render_main_cf(s: PostfixSettings) -> str:
         "inet_protocols": "ipv4",
         "myhostname": f"mx.{s.local_domain}",
         "mydomain": s.local_domain,
-        "myorigin": "$myhostname",
+        # Unqualified addresses (VRFY alice) belong to the mail domain, not the host.
+        "myorigin": "$mydomain",
         # Nothing is delivered by local(8): only the virtual Maildir domain below.
         "mydestination": "",
         "local_recipient_maps": "",
@@ -104,6 +105,8 @@ def render_main_cf(s: PostfixSettings) -> str:
         "virtual_mailbox_domains": s.local_domain,
         "virtual_mailbox_base": str(s.maildir_root),
         "virtual_mailbox_maps": f"texthash:{s.config_dir / 'vmailbox'}",
+        # RFC 5321 §4.5.1: every domain MUST accept mail for postmaster.
+        "virtual_alias_maps": f"texthash:{s.config_dir / 'valias'}",
         "virtual_uid_maps": f"static:{s.mail_uid}",
         "virtual_gid_maps": f"static:{s.mail_gid}",
         "virtual_minimum_uid": str(min(s.mail_uid, 100)),
@@ -158,6 +161,12 @@ postlog    unix-dgram n - n - 1 postlogd
 
 def render_master_cf(s: PostfixSettings) -> str:
     return MASTER_CF.format(host=LOOPBACK, port=s.smtp_port)
+
+
+def render_valias(s: PostfixSettings) -> str:
+    """postmaster@domain goes to the first user (RFC 5321 §4.5.1)."""
+    users = list(s.users)
+    return f"postmaster@{s.local_domain} {users[0]}@{s.local_domain}\n" if users else ""
 
 
 def render_vmailbox(s: PostfixSettings) -> str:
@@ -308,6 +317,7 @@ class PostfixInstance(Peer):
             "main.cf": render_main_cf(s),
             "master.cf": render_master_cf(s),
             "vmailbox": render_vmailbox(s),
+            "valias": render_valias(s),
         }
         # Postfix re-reads a table whose mtime is this very second (it may still be being
         # written), sleeping 300 ms each time: backdating saves ~2 s of every start.

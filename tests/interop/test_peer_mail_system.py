@@ -10,10 +10,12 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from harness.peers import MailSystem
 from harness.peers import dovecot as dovecot_module
 from harness.peers import postfix as postfix_module
+from harness.target import load_profile
 
 pytestmark = pytest.mark.interop
 
@@ -35,14 +37,15 @@ def _pop3_stat(system: MailSystem, user: str) -> tuple[int, int]:
 
 def test_smtp_in_pop3_and_imap_out(peer_dir: Path, token: str) -> None:
     with MailSystem(peer_dir) as system:
-        profile = system.profile_dict()
-        assert profile == {
-            "smtp": f"smtp://127.0.0.1:{system.smtp_port}",
-            "pop3": f"pop3://127.0.0.1:{system.pop3_port}",
-            "imap": f"imap://127.0.0.1:{system.imap_port}",
-            "domain": "example.test",
-            "users": {"alice": "secret", "bob": "secret"},
-        }
+        profile_file = peer_dir / "profile.yaml"
+        profile_file.write_text(yaml.safe_dump(system.profile_dict()))
+        profile = load_profile(profile_file)  # the format `mailharness check --profile` reads
+        assert profile.domain == "example.test"
+        assert [(u.name, u.password) for u in profile.users] == [("alice", "secret"),
+                                                                 ("bob", "secret")]
+        assert profile.endpoints["smtp"].port == system.smtp_port
+        assert profile.endpoints["pop3"].port == system.pop3_port
+        assert profile.endpoints["imap"].port == system.imap_port
         assert len(set(system.ports.values())) == 3
         body = f"Subject: {token}\r\n\r\nend to end {token}\r\n".encode()
         with smtplib.SMTP(system.host, system.smtp_port, timeout=10) as client:

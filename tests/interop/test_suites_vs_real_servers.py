@@ -26,7 +26,7 @@ from harness.conformance import run_cases, select
 from harness.peers import MailSystem, private_base_dir
 from harness.peers import dovecot as dovecot_module
 from harness.peers import postfix as postfix_module
-from harness.target import Profile, User, parse_target
+from harness.target import Profile, load_profile
 from harness.transcript import CaseResult
 
 pytestmark = [pytest.mark.interop, pytest.mark.timeout(120)]
@@ -163,14 +163,11 @@ def mail_system(base: Path) -> MailSystem:
     return system
 
 
-def profile_of(system: MailSystem) -> Profile:
-    data = system.profile_dict()
-    domain = str(data["domain"])
-    options = {"domain": domain}
-    endpoints = {kind: parse_target(str(data[kind]), options) for kind in ("smtp", "pop3")}
-    users = tuple(User(name, password, f"{name}@{domain}")
-                  for name, password in data["users"].items())
-    return Profile(endpoints, users, domain, name="postfix+dovecot (private)")
+def profile_of(system: MailSystem, directory: Path) -> Profile:
+    """The system's own profile, read back the way `mailharness check --profile` reads it."""
+    path = directory / "profile.yaml"
+    path.write_text(yaml.safe_dump(system.profile_dict()))
+    return load_profile(path)
 
 
 @dataclass
@@ -189,7 +186,7 @@ def run_suite(profile: Profile, suite: str) -> list[CaseResult]:
 def live() -> Iterator[Live]:
     """One mail system for both suites (under pytest-xdist, one per worker that needs it)."""
     with private_base_dir() as base, mail_system(base) as system:
-        yield Live(system, profile_of(system))
+        yield Live(system, profile_of(system, Path(base)))
 
 
 def check(expected_file: str, results: list[CaseResult]) -> None:
