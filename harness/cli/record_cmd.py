@@ -3,7 +3,10 @@
 Point a real client at the listen address; its session with the target is proxied and
 written as a YAML case (several sessions with ``--sessions N``: one YAML document each).
 STARTTLS/STLS is followed by terminating TLS on both sides with a throwaway certificate,
-so the client must not check it. Exit status: 0 written, 2 nothing could be recorded.
+so the client must not check it. Credentials become the replay target's ($user,
+$password, $sasl_plain, $cram_md5...), values the server handed out and the client sent
+back (UIDs, message numbers, queue ids) become captured variables. Replay a recording
+with user:password@ in the target URL. Exit status: 0 written, 2 nothing recorded.
 """
 
 from __future__ import annotations
@@ -29,6 +32,9 @@ def add_parser(subparsers: Any) -> None:
     parser.add_argument("--out", required=True, type=Path, metavar="FILE")
     parser.add_argument("--sessions", type=int, default=1, metavar="N")
     parser.add_argument("--title", default="recorded session")
+    parser.add_argument("--match-text", action="store_true",
+                        help="also expect each reply's first line (dates, ids, numbers as "
+                             "patterns): replays against the same software only")
     parser.add_argument("--wait", type=float, default=300.0, metavar="SECONDS",
                         help="how long to wait for each client (default 300)")
 
@@ -61,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
                 print(f"mailharness record: session {number}: {exc}", file=sys.stderr)
                 break
             title = args.title if args.sessions == 1 else f"{args.title} {number}"
-            documents.append(to_yaml(recording, title=title, source=str(target)))
+            documents.append(to_yaml(recording, title=title, source=str(target),
+                                     match_text=args.match_text))
             print(f"session {number}: {len(recording.events)} lines recorded", flush=True)
     finally:
         recorder.close()

@@ -11,16 +11,27 @@ RFC transcripts prefix every line with ``C:`` or ``S:``; ``<open connection>``-s
 stage directions are dropped, ``<close connection>`` becomes ``expect: closed``.
 
 Replies become expectations on what is stable between servers (the SMTP code, the POP3
-status, the IMAP tagged status); their text is kept as a comment next to the step.
+status, the IMAP tagged status); their text is kept as a comment next to the step. IMAP
+literals the client sends become ``{literal}`` placeholders with ``literal:`` data, and
+continuation data (AUTHENTICATE) becomes ``send_raw``, which carries no tag.
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..client import ImapFramer, Pop3Framer, ProtocolViolation, SmtpFramer, expects_body
+from ..client import (
+    ImapFramer,
+    ImapResponse,
+    Pop3Framer,
+    Pop3Response,
+    ProtocolViolation,
+    SmtpFramer,
+    SmtpReply,
+    expects_body,
+)
 from .loader import load_text
 from .model import Case
 from .writer import DraftStep, dump_case
@@ -35,6 +46,7 @@ _PORTS = {25: "smtp", 465: "smtp", 587: "smtp", 2525: "smtp", 24: "lmtp", 110: "
           995: "pop3", 143: "imap", 993: "imap"}
 _SMTP_REPLY = re.compile(r"^[1-5][0-5][0-9]([ -]|$)")
 _IMAP_TAGGED = re.compile(r"^(\S+) (OK|NO|BAD)\b", re.IGNORECASE)
+_LITERAL_MARK = re.compile(r"~?\{(\d+)(\+?)\}$")  # RFC 3501 §4.3, RFC 7888 {n+}
 
 
 class TranscriptImportError(Exception):
@@ -43,8 +55,21 @@ class TranscriptImportError(Exception):
 
 @dataclass
 class _Event:
-    kind: str  # "C", "S", "note", "closed"
+    # "C" a command line, "S" a server line, "L" the exact octets of an IMAP literal,
+    # "T" the rest of a command line after a literal, "note", "closed", "tls"
+    kind: str
     text: str = ""
+    literals: list[str] = field(default_factory=list)  # IMAP: for "{literal}" in text
+    literal_plus: bool = False
+
+
+@dataclass
+class Reply:
+    """One server response as the importer framed it, kept for the recorder."""
+
+    command: str  # what it answers (IMAP: without the tag), "" when unknown
+    response: SmtpReply | Pop3Response | ImapResponse
+    untagged: list[ImapResponse] = field(default_factory=list)  # IMAP: before the completion
 
 
 def detect_format(text: str) -> str:
@@ -66,6 +91,9 @@ def import_text(text: str, *, source: str = "transcript", protocol: str | None =
         raise TranscriptImportError(f"{source}: cannot tell the protocol; pass --protocol")
     if kind == "telnet":
         events = _classify_telnet(events, protocol)
+    events = escape_dollars(events)
+    if protocol == "imap":
+        events = join_literals(events)
     steps = _steps(events, protocol)
     if not steps:
         raise TranscriptImportError(f"{source}: no commands or replies found")
@@ -155,6 +183,8 @@ def _classify_telnet(events: list[_Event], protocol: str) -> list[_Event]:
     body = False  # POP3: a multi-line body is arriving (until ".")
     last_command = ""
     tags: list[str] = []
+    literal_left = 0  # IMAP: octets of a client literal still to come
+    tail = False  # IMAP: the next client line continues a command (after its literal)
     for event in events:
         if event.kind != "?":
             out.append(event)
@@ -180,18 +210,81 @@ def _classify_telnet(events: list[_Event], protocol: str) -> list[_Event]:
                 out.append(_Event("C", line))
                 last_command = line
         else:
+            if literal_left > 0 and not (line.startswith("+ ") or line == "+"):
+                # the user is typing literal octets: message text, whatever it looks like
+                out.append(_Event("C", line))
+                literal_left -= len(line.encode("utf-8", "surrogateescape")) + 2
+                continue
             tagged = _IMAP_TAGGED.match(line)
             if line.startswith(("* ", "+ ")) or line == "+" or (tagged and tagged.group(1) in tags):
                 out.append(_Event("S", line))
                 if tagged and tagged.group(1) in tags:
                     tags.remove(tagged.group(1))
-            elif line.strip():
+                tail = False
+            elif line.strip() or tail:
+                # after a literal, SP, ")" or the bare CRLF continue the command (RFC 3501 §9)
+                tail = tail and (line == "" or line[0] in " )")
                 out.append(_Event("C", line))
-                tags.append(line.split(" ", 1)[0])
+                if not tail:
+                    tags.append(line.split(" ", 1)[0])
+                marker = _LITERAL_MARK.search(line)
+                literal_left = int(marker.group(1)) if marker else 0
+                tail = marker is not None
     return out
 
 
 # -- events to steps ---------------------------------------------------------------------------
+
+
+def escape_dollars(events: list[_Event]) -> list[_Event]:
+    """What the client sent is literal text: a ``$`` in it must not read as a variable."""
+    return [_Event(e.kind, e.text.replace("$", "$$"), e.literals, e.literal_plus)
+            if e.kind in ("C", "L", "T") else e for e in events]
+
+
+def join_literals(events: list[_Event]) -> list[_Event]:
+    """IMAP commands with client literals as one event: ``{literal}`` placeholders + data.
+
+    A command line ending in ``{n}`` (or ``{n+}``, RFC 7888) is followed by the server's
+    ``+`` go-ahead (dropped: the runner waits for it itself), then n octets: one "L" event
+    (the recorder knows the exact octets) or, in a log, the client lines that add up to n
+    with their CRLFs. A line that then starts with SP or ")", or is empty, is the rest of
+    the command (RFC 3501 §9), which may announce another literal (MULTIAPPEND).
+    """
+    out: list[_Event] = []
+    index = 0
+    while index < len(events):
+        event = events[index]
+        index += 1
+        if event.kind not in ("C", "T") or not _LITERAL_MARK.search(event.text):
+            out.append(_Event("C", event.text) if event.kind == "T" else event)
+            continue
+        text, literals, plus = event.text, [], False
+        while (marker := _LITERAL_MARK.search(text)) is not None:
+            size, plus = int(marker.group(1)), plus or bool(marker.group(2))
+            text = text[: marker.start()] + "{literal}"
+            while index < len(events) and events[index].kind == "S" and \
+                    events[index].text.startswith("+"):
+                index += 1
+            if index < len(events) and events[index].kind == "L":
+                literals.append(events[index].text)
+                index += 1
+            else:
+                lines: list[str] = []
+                while index < len(events) and events[index].kind == "C" and \
+                        sum(len(line.encode("utf-8", "surrogateescape")) + 2
+                            for line in lines) < size:
+                    lines.append(events[index].text)
+                    index += 1
+                literals.append("".join(line + "\r\n" for line in lines))
+            if index < len(events) and (events[index].kind == "T" or (
+                    events[index].kind == "C" and events[index].text[:1] in ("", " ", ")"))):
+                text += events[index].text
+                index += 1
+            else:
+                break
+        out.append(_Event("C", text, literals, plus))
+    return out
 
 
 def _steps(events: list[_Event], protocol: str) -> list[DraftStep]:
@@ -199,6 +292,7 @@ def _steps(events: list[_Event], protocol: str) -> list[DraftStep]:
     notes: list[str] = []
     framer = _Framer(protocol)
     current: DraftStep | None = None
+    sasl_data = False  # IMAP: the server asked for continuation data (AUTHENTICATE)
     for event in events:
         if event.kind == "note":
             notes.append(event.text)
@@ -207,8 +301,15 @@ def _steps(events: list[_Event], protocol: str) -> list[DraftStep]:
                 steps.append(DraftStep(expects=["closed"], notes=notes))
                 notes = []
             current = None
+        elif event.kind == "C" and sasl_data:
+            # No tag in front of continuation data: send_raw, not send (which would add one).
+            current = DraftStep(send_raw=event.text + "\r\n", notes=notes)
+            notes = []
+            steps.append(current)
+            sasl_data = False
         elif event.kind == "C":
-            if current is None or current.expects or not current.send:
+            if current is None or current.expects or not current.send or \
+                    current.send_raw is not None:
                 current = DraftStep(notes=notes)
                 notes = []
                 steps.append(current)
@@ -216,16 +317,22 @@ def _steps(events: list[_Event], protocol: str) -> list[DraftStep]:
             if protocol == "imap":
                 line = line.split(" ", 1)[1] if " " in line else line
             current.send.append(line)
+            current.literals += event.literals
+            current.literal_plus = current.literal_plus or event.literal_plus
             framer.command(event.text)
         else:
-            if current is None or (not current.send and current.expects and framer.idle()):
+            if current is None or (not current.send and current.send_raw is None
+                                   and current.expects and framer.idle()):
                 current = DraftStep(notes=notes)
                 notes = []
                 steps.append(current)
-            for expect, reply in framer.server_line(event.text):
+            for expect, reply, parsed in framer.server_line(event.text):
                 current.expects.append(expect)
                 current.replies.append(reply)
-    return [step for step in steps if step.send or step.expects]
+                current.responses.append(parsed)
+                sasl_data = protocol == "imap" and isinstance(expect, dict) and \
+                    expect.get("continuation") is True
+    return [step for step in steps if step.send or step.expects or step.send_raw is not None]
 
 
 class _Framer:
@@ -237,6 +344,8 @@ class _Framer:
         self.pop3 = Pop3Framer()
         self.imap = ImapFramer()
         self.commands: list[str] = []
+        self.imap_commands: dict[str, str] = {}  # tag -> command without it
+        self.untagged: list[ImapResponse] = []
         self.partial = False
 
     def idle(self) -> bool:
@@ -244,17 +353,19 @@ class _Framer:
 
     def command(self, line: str) -> None:
         self.commands.append(line)
+        tag, _, rest = line.partition(" ")
+        self.imap_commands[tag] = rest
 
-    def server_line(self, line: str) -> list[tuple[dict[str, object] | str, str]]:
+    def server_line(self, line: str) -> list[tuple[dict[str, object] | str, str, Reply]]:
         data = line.encode("utf-8", "surrogateescape") + b"\r\n"
-        out: list[tuple[dict[str, object] | str, str]] = []
+        out: list[tuple[dict[str, object] | str, str, Reply]] = []
         try:
             if self.protocol in ("smtp", "lmtp"):
                 self.smtp.feed(data)
                 while (reply := self.smtp.next_reply()) is not None:
                     lines = reply.text.split("\n")
                     more = f" (+{len(lines) - 1} lines)" if len(lines) > 1 else ""
-                    out.append(({"code": reply.code}, lines[0] + more))
+                    out.append(({"code": reply.code}, lines[0] + more, Reply("", reply)))
             elif self.protocol == "pop3":
                 self.pop3.feed(data)
                 command = self.commands[0] if self.commands else ""
@@ -263,18 +374,27 @@ class _Framer:
                     if self.commands:
                         self.commands.pop(0)
                     lines = f" (+{len(response.body)} lines)" if response.body is not None else ""
-                    out.append((response.status, response.line.decode("utf-8", "replace") + lines))
+                    out.append((response.status, response.line.decode("utf-8", "replace") + lines,
+                                Reply(command, response)))
             else:
                 self.imap.feed(data)
                 while (response := self.imap.next_response()) is not None:
-                    if response.kind == "tagged":
-                        out.append((response.status or "OK", response.text))
-                    elif not self.commands:
-                        out.append(({"status": response.status} if response.status else
-                                    {"match": "."}, response.text))
-                    elif response.kind == "continuation":
-                        out.append(({"continuation": True}, response.text))
+                    out += self._imap(response)
         except ProtocolViolation as exc:
             raise TranscriptImportError(f"not a {self.protocol} reply: {line!r} ({exc})") from None
         self.partial = not out
         return out
+
+    def _imap(self, response: ImapResponse) -> list[tuple[dict[str, object] | str, str, Reply]]:
+        if response.kind == "tagged":
+            command = self.imap_commands.pop(response.tag or "", "")
+            untagged, self.untagged = self.untagged, []
+            return [(response.status or "OK", response.text, Reply(command, response, untagged))]
+        if not self.commands:
+            return [({"status": response.status} if response.status else {"match": "."},
+                     response.text, Reply("", response))]
+        if response.kind == "continuation":
+            untagged, self.untagged = self.untagged, []
+            return [({"continuation": True}, response.text, Reply("", response, untagged))]
+        self.untagged.append(response)
+        return []

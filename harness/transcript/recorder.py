@@ -3,10 +3,15 @@
 One client connection is proxied at a time, byte for byte. STARTTLS/STLS is followed:
 when the server accepts it, the proxy completes TLS with the server (as a client) and with
 the client (as a server, with a throwaway self-signed certificate), and keeps reading the
-plaintext in between. The session is then written as a case through the same importer
-machinery as a C:/S: transcript, so what is volatile in replies (queue ids, dates, session
-ids, message counts) is not matched; client commands that carry a volatile value the
-server gave (the APOP digest, IMAP tags) become variables or are regenerated.
+plaintext in between. IMAP literals the client sends are cut out exactly by their octet
+count, so an ``APPEND`` becomes a ``{literal}`` step whatever the message holds.
+
+The session is then written as a case through the importer's machinery, so that it
+replays against the same or another server: credentials become the target's (``$user``,
+``$password``, the SASL variables of :mod:`.computed`), values the server handed out and
+the client reused become captured variables (:mod:`.volatile`), IMAP tags are
+regenerated. Replies are expected by code or status; with ``match_text`` also by their
+first line, with dates, message ids, queue ids and session ids as patterns.
 """
 
 from __future__ import annotations
@@ -22,33 +27,55 @@ from dataclasses import dataclass, field
 from ..client import ImapFramer, Pop3Framer, ProtocolViolation, SmtpFramer, expects_body
 from ..client.tls import client_context, server_context
 from ..target import Target, TlsMode
-from .importers import _Event, _steps
+from .credentials import variablize_credentials
+from .importers import _Event, _steps, escape_dollars, join_literals
+from .volatile import variablize
 from .writer import DraftStep, dump_case
 
 _STARTTLS = re.compile(rb"^(?:\S+ )?(?:STARTTLS|STLS)\s*$", re.IGNORECASE)
-_APOP = re.compile(r"^(APOP \S+ )[0-9a-fA-F]{32}$", re.IGNORECASE)
+_LITERAL = re.compile(rb"~?\{(\d+)\+?\}\r?\n\Z")
 
 
 @dataclass
 class Recording:
     protocol: str
-    events: list[tuple[str, bytes]] = field(default_factory=list)  # ("C"|"S", line) | ("tls", b"")
+    # ("C"|"S", line), ("L", literal octets), ("T", a command line's rest after a literal),
+    # ("tls", b"")
+    events: list[tuple[str, bytes]] = field(default_factory=list)
     closed_by_server: bool = False
 
 
 class _Side:
     """One socket of the proxy with its partial-line buffer."""
 
-    def __init__(self, sock: socket.socket) -> None:
+    def __init__(self, sock: socket.socket, *, literals: bool = False) -> None:
         self.sock = sock
         self.buffer = bytearray()
+        self.literals = literals  # the IMAP client: "{n}" at a line end announces n octets
+        self.literal_left: int | None = None
+        self.after_literal = False
 
-    def lines(self) -> list[bytes]:
-        out = []
-        while (end := self.buffer.find(b"\n")) >= 0:
-            out.append(bytes(self.buffer[: end + 1]))
+    def lines(self) -> list[tuple[str, bytes]]:
+        """Complete lines ("C", or "T" after a literal) and complete literals ("L")."""
+        out: list[tuple[str, bytes]] = []
+        while True:
+            if self.literal_left is not None:
+                if len(self.buffer) < self.literal_left:
+                    return out
+                out.append(("L", bytes(self.buffer[: self.literal_left])))
+                del self.buffer[: self.literal_left]
+                self.literal_left = None
+                self.after_literal = True
+            end = self.buffer.find(b"\n")
+            if end < 0:
+                return out
+            line = bytes(self.buffer[: end + 1])
             del self.buffer[: end + 1]
-        return out
+            out.append(("T" if self.after_literal else "C", line))
+            self.after_literal = False
+            found = _LITERAL.search(line) if self.literals else None
+            if found is not None:
+                self.literal_left = int(found.group(1))
 
 
 class Recorder:
@@ -73,7 +100,8 @@ class Recorder:
             upstream = self._wrap_upstream(upstream)
             client_sock = self._wrap_client(client_sock)
         try:
-            return self._proxy(_Side(client_sock), _Side(upstream))
+            imap = self.target.protocol == "imap"
+            return self._proxy(_Side(client_sock, literals=imap), _Side(upstream))
         finally:
             for sock in (client_sock, upstream):
                 with contextlib.suppress(OSError):
@@ -110,12 +138,12 @@ class Recorder:
                 other.sock.settimeout(self.target.read_timeout)
                 other.sock.sendall(data)
                 side.buffer += data
-                direction = "C" if side is client else "S"
-                for line in side.lines():
+                for kind, line in side.lines():
+                    direction = kind if side is client else "S"
                     recording.events.append((direction, line))
                     if direction == "C":
                         tracker.command(line)
-                    elif tracker.server_line(line):
+                    elif direction == "S" and tracker.server_line(line):
                         recording.events.append(("tls", b""))
                         server.sock = self._wrap_upstream(server.sock)
                         client.sock = self._wrap_client(client.sock)
@@ -179,26 +207,37 @@ class _ResponseTracker:
             return False
 
 
-def to_yaml(recording: Recording, *, title: str, source: str) -> str:
+def to_yaml(recording: Recording, *, title: str, source: str, match_text: bool = False) -> str:
     """The recorded session as a case, volatile values turned into variables."""
+    protocol = recording.protocol
     events: list[_Event] = []
     greeting = ""
     for kind, data in recording.events:
         if kind == "tls":
             events.append(_Event("tls"))
             continue
-        text = data.decode("utf-8", "surrogateescape").removesuffix("\n").removesuffix("\r")
+        text = data.decode("utf-8", "surrogateescape")
+        if kind != "L":
+            text = text.removesuffix("\n").removesuffix("\r")
         if kind == "S" and not greeting:
             greeting = text
-        if kind == "C" and recording.protocol == "pop3" and "<" in greeting:
-            text = _APOP.sub(r"\1$apop", text)  # RFC 1939 §7: the digest is per greeting
         events.append(_Event(kind, text))
     if recording.closed_by_server:
         events.append(_Event("closed"))
-    steps = _steps_with_tls(events, recording.protocol)
-    header = {"protocol": recording.protocol, "title": title, "start": "connected"}
+    events = escape_dollars(events)
+    kept = variablize_credentials(events, protocol, apop="<" in greeting)
+    if protocol == "imap":
+        events = join_literals(events)
+    steps = _steps_with_tls(events, protocol)
+    captured = variablize(steps, protocol, match_text=match_text)
+    header = {"protocol": protocol, "title": title, "start": "connected"}
     preamble = [f"Recorded by mailharness record from {source}.",
-                "Reply texts are comments; expectations keep codes and statuses."]
+                "Reply texts are comments; expectations keep codes and statuses"
+                + (" and first lines, volatile values as patterns." if match_text else "."),
+                "Credentials are the replay target's ($user, $password, $sasl_*, $cram_md5)."]
+    preamble += [f"SASL {mechanism} is kept as recorded: it replays only against the same "
+                 "user and server." for mechanism in kept]
+    preamble += captured
     return dump_case(header, steps, preamble)
 
 

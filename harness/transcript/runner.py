@@ -22,8 +22,10 @@ from ..client import (
     expects_body,
 )
 from ..target import Profile
+from .computed import cram_md5, credential_variables
 from .matchers import Verdict, check_imap, check_imap_single, check_pop3, check_smtp
 from .model import (
+    MAIN,
     Case,
     Close,
     ConnectionSpec,
@@ -87,6 +89,9 @@ class _CaseRun:
         self.runner = runner
         self.case = case
         self.values = runner.profile.variables()
+        user = runner.profile.user(case.connections[MAIN].user)
+        if user is not None:
+            self.values.update(credential_variables(user.name, user.password))
         target = runner.profile.endpoint_for(case.protocol)
         self.result = CaseResult(case, Status.PASS, target=str(target) if target else "")
         self.log = self.result.log
@@ -242,8 +247,12 @@ class _CaseRun:
         if expect.closed:
             return self._expect_closed(session, step)
         protocol = session.protocol
+        challenge: str | None = None
         if protocol in ("smtp", "lmtp"):
-            verdict = check_smtp(expect, session.read_smtp(), self.values)
+            reply = session.read_smtp()
+            if reply.code == 334:
+                challenge = reply.lines[0].decode("ascii", "replace") if reply.lines else ""
+            verdict = check_smtp(expect, reply, self.values)
         elif protocol == "pop3":
             command = connection.commands.popleft() if connection.commands else None
             multiline = expect.multiline
@@ -252,19 +261,27 @@ class _CaseRun:
             response = session.read_pop3(multiline)
             if connection.responses == 0 and command is None:
                 self._note_apop(connection, response.line)
+            if response.status == "+":
+                challenge = response.line[2:].decode("ascii", "replace")
             verdict = check_pop3(expect, response, self.values)
         else:
-            verdict = self._expect_imap(connection, expect)
+            verdict, final = self._expect_imap(connection, expect)
+            if final is not None and final.kind == "continuation":
+                challenge = final.data if final.text != "+" else ""
         connection.responses += 1
         if not verdict.ok:
             raise StepFailed("; ".join(verdict.problems), verdict)
         self.values.update(verdict.captures)
+        if challenge is not None:
+            self._note_challenge(connection, challenge)
         return verdict
 
-    def _expect_imap(self, connection: _Connection, expect: Expect) -> Verdict:
+    def _expect_imap(self, connection: _Connection,
+                     expect: Expect) -> tuple[Verdict, ImapResponse | None]:
         session = connection.session
         if not connection.tags and not connection.held:
-            return check_imap_single(expect, session.read_imap(), self.values)
+            single = session.read_imap()
+            return check_imap_single(expect, single, self.values), single
         untagged, connection.held = connection.held, []
         while True:
             response = session.read_imap()
@@ -277,7 +294,7 @@ class _CaseRun:
                 raise StepFailed(f"tagged response for {response.tag}, expected "
                                  f"{connection.tags[0] if connection.tags else 'none'}")
             untagged.append(response)
-        return check_imap(expect, untagged, response, self.values)
+        return check_imap(expect, untagged, response, self.values), response
 
     def _expect_closed(self, session: Session, step: Step) -> Verdict:
         verdict = Verdict(expected=["the connection closes"])
@@ -301,6 +318,16 @@ class _CaseRun:
             digest = apop_digest(greeting, user.password)
             if digest:
                 self.values.setdefault("apop", digest)
+
+
+    def _note_challenge(self, connection: _Connection, challenge: str) -> None:
+        # Every continuation may be a CRAM-MD5 challenge: the answer to the latest one is
+        # what a following $cram_md5 must send (RFC 2195 §2).
+        user = self.runner.profile.user(connection.spec.user)
+        if user is not None:
+            answer = cram_md5(challenge, user.name, user.password)
+            if answer is not None:
+                self.values["cram_md5"] = answer
 
 
 class _Skip(Exception):

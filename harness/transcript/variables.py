@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+_CREDENTIALS = {"user", "password", "address", "sasl_plain", "sasl_user", "sasl_password",
+                "cram_md5", "apop"}
 _NAME = re.compile(r"\$(?:\{([A-Za-z_]\w*)\}|([A-Za-z_]\w*)|(\$))")
 
 
@@ -19,6 +21,9 @@ class UndefinedVariable(KeyError):
         self.name = name
 
     def __str__(self) -> str:
+        if self.name.rstrip("0123456789") in _CREDENTIALS:
+            return (f"variable ${self.name} is not defined: the case logs in as the target's "
+                    "user; give user:password@ in the target URL or users in the profile")
         return f"variable ${self.name} is not defined (not captured yet, not in the profile)"
 
 

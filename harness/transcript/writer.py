@@ -8,6 +8,7 @@ passed the same schema as a hand-written case.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,11 +19,16 @@ import yaml
 class DraftStep:
     send: list[str] = field(default_factory=list)
     send_raw: str | None = None
+    literals: list[str] = field(default_factory=list)  # IMAP: one per {literal} in send
+    literal_plus: bool = False
     starttls: bool | str = False  # True: STARTTLS and handshake; "handshake": only that
     expects: list[dict[str, Any] | str] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)  # what the server said, as comments
     notes: list[str] = field(default_factory=list)  # comment lines written above the step
     connection: str | None = None
+    # The parsed server responses behind ``expects`` (not written): the recorder reads
+    # volatile values out of them and refines the expectation in place.
+    responses: list[Any] = field(default_factory=list)
 
 
 def scalar(value: Any) -> str:
@@ -43,8 +49,17 @@ def _flow(expect: dict[str, Any] | str) -> str:
 
 def _flow_value(value: Any) -> str:
     if isinstance(value, list):
-        return "[" + ", ".join(scalar(item) for item in value) + "]"
-    return scalar(value)
+        return "[" + ", ".join(_flow_scalar(item) for item in value) + "]"
+    return _flow_scalar(value)
+
+
+def _flow_scalar(value: Any) -> str:
+    """Inside ``{...}``/``[...]`` a plain scalar must not hold , [ ] { }: quote patterns."""
+    text = scalar(value)
+    if isinstance(value, str) and not text.startswith(("'", '"')) and \
+            not re.fullmatch(r"[\w.+-]+(?: [\w.+-]+)*", text):
+        return "'" + value.replace("'", "''") + "'"
+    return text
 
 
 def _comment(text: str) -> str:
@@ -71,6 +86,13 @@ def dump_case(header: dict[str, Any], steps: list[DraftStep], preamble: list[str
         elif step.send:
             body.append("send:")
             body += [f"  - {scalar(line)}" for line in step.send]
+        if len(step.literals) == 1:
+            body.append(f"literal: {scalar(step.literals[0])}")
+        elif step.literals:
+            body.append("literal:")
+            body += [f"  - {scalar(text)}" for text in step.literals]
+        if step.literal_plus:
+            body.append("literal_plus: true")
         if step.send_raw is not None:
             body.append("send_raw: " + yaml.safe_dump(step.send_raw, default_style='"',
                                                       width=math.inf).rstrip("\n"))

@@ -92,5 +92,30 @@ def test_record_command_writes_a_replayable_case(pop3_fake: Any, tmp_path: Path)
         if process.poll() is None:
             process.kill()
             process.wait(5)
-    assert "send: LIST" in out.read_text()
-    assert main(["replay", str(out), "--target", pop3_fake.url("pop3"), "-q"]) == 0
+    recorded = out.read_text()
+    assert "send: LIST" in recorded and "USER $user" in recorded and "PASS $password" in recorded
+    url = pop3_fake.url("pop3")
+    assert main(["replay", str(out), "--target", url.replace("://", "://bob:pw@"), "-q"]) == 0
+    assert main(["replay", str(out), "--target", url, "-q"]) == 2  # no user to log in as
+
+
+def test_replay_into_a_closed_pipe_exits_quietly(smtp_fake: Any, tmp_path: Path) -> None:
+    """``mailharness replay ... | head -1``: no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    steps = "".join("  - send: NOOP\n    expect: 250\n" for _ in range(2000))
+    path = write(tmp_path, "protocol: smtp\ntitle: t\nsteps:\n  - expect: 220\n" + steps)
+    replay = subprocess.Popen([sys.executable, "-m", "harness", "replay", str(path), "--target",
+                               smtp_fake.url()], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert replay.stdout is not None
+    replay.stdout.readline()
+    replay.stdout.close()  # what head does after its line
+    try:
+        _, err = replay.communicate(timeout=30)
+    finally:
+        if replay.poll() is None:
+            replay.kill()
+            replay.wait(5)
+    assert b"Traceback" not in err and b"BrokenPipe" not in err, err.decode()
+    assert replay.returncode == 1
