@@ -9,14 +9,19 @@ Each case is an item named by its id, reported at its YAML file and line; a fail
 the failing step's line, the expectation and the bytes exchanged. Markers: the level
 (``must``, ``should``, ``may``), the protocol (``smtp``, ``pop3``...), the RFC (``rfc5321``)
 and the case's tags. Cases that read a POP3 maildrop are marked ``mailbox``: RFC 1939 §4 lets
-one session at a time hold a maildrop, so under pytest-xdist run them apart, e.g.
-``-n 4 -m "not mailbox"`` then ``-m mailbox`` (they also carry ``xdist_group("mailbox")``,
-but ``--dist loadgroup`` did not keep them on one worker in our test, so do not rely on it).
+one session at a time hold a maildrop, so under pytest-xdist they take an inter-process lock
+(a file lock shared by the workers of one run) and run one at a time while every other case
+runs in parallel. (``xdist_group`` cannot do this: pytest 9 derives node ids in a way that
+pytest-xdist 3.8's ``--dist loadgroup`` no longer rewrites.)
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import re
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +111,23 @@ class SpecFile(pytest.File):
             yield CaseItem.from_parent(self, name=case.id, case=case)
 
 
+@contextlib.contextmanager
+def _mailbox_lock(config: pytest.Config, needed: bool) -> Iterator[None]:
+    """Hold the run-wide mailbox lock when ``needed`` and running under pytest-xdist."""
+    workerinput = getattr(config, "workerinput", None)
+    if not needed or workerinput is None:
+        yield
+        return
+    run = workerinput.get("testrunuid", "run")
+    path = Path(tempfile.gettempdir()) / f"mailharness-{run}-mailbox.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 class CaseFailed(Exception):
     def __init__(self, result: CaseResult) -> None:
         super().__init__(result.reason)
@@ -131,13 +153,13 @@ class CaseItem(pytest.Item):
             self.add_marker(name)
         if mailbox_users(case):
             self.add_marker("mailbox")
-            self.add_marker(pytest.mark.xdist_group("mailbox"))
         self.extra_keyword_matches.add(case.title)
         if case.rfc:
             self.extra_keyword_matches.add(case.rfc)
 
     def runtest(self) -> None:
-        result = self.config.stash[_RUNNER].run(self.case)
+        with _mailbox_lock(self.config, bool(mailbox_users(self.case))):
+            result = self.config.stash[_RUNNER].run(self.case)
         for name in ("rfc", "level"):
             value = getattr(self.case, name)
             if value:
