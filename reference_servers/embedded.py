@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
+import importlib.util
 import ssl
 import threading
 from collections.abc import Awaitable, Callable
@@ -100,8 +101,15 @@ class Listening:
 
 
 def available_kinds() -> list[str]:
-    """The listener kinds whose server module exists in this build."""
-    return [spec.kind for spec in LISTENERS if _load(spec.module) is not None]
+    """The listener kinds whose server module exists in this build (nothing is imported)."""
+    return [spec.kind for spec in LISTENERS if _exists(spec.module)]
+
+
+def _exists(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except ModuleNotFoundError:  # the protocol package itself is missing
+        return False
 
 
 def _load(module: str) -> Any | None:

@@ -39,9 +39,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="users file (YAML); default: built-in alice and bob @example.test")
     p.add_argument("--hostname", default="localhost",
                    help="name the servers give themselves in greetings (default %(default)s)")
+    built = set(_embedded.available_kinds())
     for spec in _embedded.LISTENERS:
+        state = "" if spec.kind in built else "; not built yet in this version"
         p.add_argument(f"--{spec.kind}-port", type=int, default=spec.default_port, metavar="PORT",
-                       help=f"{spec.description} (default {spec.default_port}; 0 disables)")
+                       help=f"{spec.description} (default {spec.default_port}; 0 disables"
+                       f"{state})")
 
 
 def _config(args: argparse.Namespace) -> _embedded.ServeConfig:
