@@ -249,11 +249,21 @@ def bench(kind: str, args: argparse.Namespace, reuse: bool) -> dict[str, Any]:
 
 
 async def _open_idle(port: int, count: int) -> list[asyncio.StreamWriter]:
-    writers = []
-    for _ in range(count):
+    """``count`` connections that each completed EHLO and then stay idle."""
+
+    async def one() -> asyncio.StreamWriter:
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         await reader.readline()  # the 220 greeting
-        writers.append(writer)
+        writer.write(b"EHLO idle.test\r\n")
+        while (line := await reader.readline())[3:4] == b"-":
+            pass  # the multi-line EHLO reply, up to its last line
+        if not line.startswith(b"250"):
+            raise RuntimeError(f"EHLO refused: {line!r}")
+        return writer
+
+    writers: list[asyncio.StreamWriter] = []
+    for start in range(0, count, 100):  # in batches, well below the listen backlog
+        writers += await asyncio.gather(*(one() for _ in range(min(100, count - start))))
     return writers
 
 
@@ -264,11 +274,14 @@ def idle_memory(args: argparse.Namespace) -> dict[str, Any]:
             assert pid is not None
 
             async def measure() -> dict[str, Any]:
-                await _open_idle(port, 10)  # warm up imports and allocator
-                await asyncio.sleep(0.5)
+                # Warm up (imports, the first allocations), then close those again, so
+                # that "before" is a server with no connection open.
+                for writer in await _open_idle(port, 10):
+                    writer.close()
+                await asyncio.sleep(1.0)
                 before = rss_kb(pid)
                 writers = await _open_idle(port, args.idle)
-                await asyncio.sleep(1.0)
+                await asyncio.sleep(1.0)  # every connection has completed EHLO by now
                 after = rss_kb(pid)
                 for writer in writers:
                     writer.close()

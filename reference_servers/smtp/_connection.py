@@ -29,10 +29,12 @@ from reference_servers.auth import (
 from reference_servers.wire import BareLineEnding, DotReader, EolPolicy, LineTooLong, ReceiveBuffer
 
 from . import _replies as R
+from ._content import MessageContent
 from ._events import (
     NEED_DATA,
     PAUSED,
     Auth,
+    AuthFailed,
     AuthResponse,
     AuthSucceeded,
     Bdat,
@@ -42,7 +44,6 @@ from ._events import (
     Data,
     Delivered,
     Ehlo,
-    Envelope,
     Event,
     Expn,
     Failed,
@@ -50,7 +51,6 @@ from ._events import (
     Helo,
     Help,
     MailFrom,
-    MessageReady,
     Noop,
     Quit,
     RcptTo,
@@ -65,7 +65,7 @@ from ._events import (
     TlsRequested,
     Vrfy,
 )
-from ._parser import CommandError, parse_bdat, parse_command, split_verb
+from ._parser import CommandError, parse_command, split_verb
 from ._replies import Reply
 from ._state import State, allowed, transition
 from .aliases import Directory, Kind
@@ -78,7 +78,7 @@ PARAMETER_ALLOWANCE = 1024
 
 
 
-class Connection:
+class Connection(MessageContent):
     """One SMTP session, server side."""
 
     def __init__(
@@ -131,8 +131,26 @@ class Connection:
 
     @property
     def idle_timeout(self) -> float:
-        if self.state in (State.DATA, State.BDAT) or self._chunk_left:
-            return self.policy.data_timeout
+        """How long the server waits for the client in the current stage (RFC 5321 §4.5.3.2).
+
+        The stages of §4.5.3.2.1-6 are the client's timers (the initial 220 is the
+        client's wait, not ours). The server has one rule, §4.5.3.2.7: it SHOULD wait at
+        least 5 minutes for the next command. We apply it to three stages:
+
+        - a command line (also a SASL response line): ``policy.command_timeout``;
+        - a message body, DATA lines or BDAT chunk octets (the server side of the
+          client's 3-minute data block and 10-minute final dot): ``policy.data_timeout``;
+        - the STARTTLS handshake: ``policy.tls_handshake_timeout`` (the server enforces it
+          through the TLS layer; see ``server.py``).
+
+        While a delivery is pending the client is waiting for *us*; the server keeps
+        the connection open and re-arms the timer.
+        """
+        state = self.state
+        if state is State.DATA or state is State.BDAT or self._chunk_left:
+            return self.policy.data_timeout  # inside a message (BDAT: between chunks too)
+        if state is State.TLS:
+            return self.policy.tls_handshake_timeout
         return self.policy.command_timeout
 
     @property
@@ -214,7 +232,8 @@ class Connection:
         self._reply(reply)
         self.errors += 1
         if self.errors >= self.policy.max_errors and self.state is not State.CLOSED:
-            # Too many errors in a row look like a bot or a confused peer; hang up.
+            # Many errors in one session look like a bot or a confused peer; hang up with
+            # 421 (RFC 5321 §7.8 allows resisting attacks; §3.8 asks for 421 first).
             self._reply(R.TOO_MANY_ERRORS(host=self.policy.hostname))
             self.state = transition(self.state, "CLOSE")
         return Rejected(reply, line)
@@ -313,8 +332,14 @@ class Connection:
     def _rcpt(self, command: Command) -> Event:
         assert isinstance(command, RcptTo)
         if len(self.recipients) >= self.policy.max_recipients:
-            # RFC 5321 §4.5.3.1.10: 452 for recipients beyond the buffer.
-            return self._error(R.TOO_MANY_RECIPIENTS())
+            # RFC 5321 §4.5.3.1.10: 452 is the correct reply for recipients beyond the
+            # buffer, and a temporary one: the client is expected to send them in a
+            # later transaction. It is not a client error, so it does not count toward
+            # max_errors; a client with 150 recipients must never be hung up on
+            # (RFC 5321 §3.8: close only after QUIT, a 421 or a timeout).
+            reply = R.TOO_MANY_RECIPIENTS()
+            self._reply(reply)
+            return Rejected(reply)
         found = self.directory.resolve(command.address)
         address = command.address
         reply: Reply
@@ -470,7 +495,12 @@ class Connection:
             self._reply(R.AUTH_CHALLENGE(data=encode_challenge(step.data).decode("ascii")))
             return command
         if isinstance(step, SaslFailure):
-            return self._auth_abort(R.AUTH_MALFORMED() if step.malformed else R.AUTH_FAILED())
+            if step.malformed:
+                return self._auth_abort(R.AUTH_MALFORMED())
+            # Bad credentials: the server delays the 535 (policy.auth_failure_delay).
+            reply = R.AUTH_FAILED()
+            self._auth_abort(reply)
+            return AuthFailed(reply)
         self._end_auth()
         assert step is not None and hasattr(step, "user")
         self.user = step.user
@@ -485,111 +515,6 @@ class Connection:
         self._sasl = None
         self._buffer.max_line = self.policy.max_line + PARAMETER_ALLOWANCE
         self._go("AUTH_END")
-
-    # -- message content: DATA (RFC 5321 §4.1.1.4) and BDAT (RFC 3030) ----------------------
-
-    def _read_data(self) -> Event | object:
-        assert self._dot is not None
-        if self._eof and not self._buffer:
-            self._go("CLOSE")
-            self._closing_sent = True
-            return Closing("eof inside DATA")
-        got = self._dot.read(self._buffer)
-        if got is None:
-            if self._eof:
-                self._go("CLOSE")
-                self._closing_sent = True
-                return Closing("eof inside DATA")
-            return NEED_DATA
-        self._dot = None
-        if got.too_big:
-            # RFC 5321 §4.5.3.1.10 / RFC 1870 §6.3: 552 after reading to the end.
-            return self._refuse(R.MESSAGE_TOO_BIG(limit=self.policy.max_message_size))
-        return self._finish(got.content, got.bare_lf, got.bare_cr, got.longest_line)
-
-    def _bdat_command(self, rest: str, line: bytes) -> Event:
-        try:
-            command = parse_bdat(rest)
-        except CommandError as exc:
-            self._start_chunk(None, exc.skip, exc.smtp_reply)
-            return Rejected(exc.smtp_reply, line)
-        if not self.esmtp:
-            self._start_chunk(command, command.size, R.BAD_SEQUENCE(detail="send EHLO first"))
-        elif not allowed(self.state, "BDAT"):
-            self._start_chunk(command, command.size, self._sequence_reply("BDAT"))
-        elif len(self._chunks) + command.size > self.policy.max_message_size:
-            # RFC 3030 §3: the chunk is still read (and dropped) to stay in step.
-            self._start_chunk(command, command.size,
-                              R.MESSAGE_TOO_BIG(limit=self.policy.max_message_size))
-        else:
-            self._start_chunk(command, command.size, None)
-        return self._read_chunk()
-
-    def _start_chunk(self, command: Bdat | None, size: int, refusal: Reply | None) -> None:
-        self._chunk_pending = command if command is not None else Bdat(size, False)
-        self._chunk_left = size
-        self._chunk_refusal = refusal
-
-    def _read_chunk(self) -> Event | object:
-        raw = self._buffer.raw
-        take = min(self._chunk_left, len(raw))
-        if self._chunk_refusal is None:
-            self._chunks += raw[:take]
-        del raw[:take]
-        self._chunk_left -= take
-        if self._chunk_left:
-            if self._eof:
-                self._go("CLOSE")
-                self._closing_sent = True
-                return Closing("eof inside BDAT")
-            return NEED_DATA
-        command, refusal = self._chunk_pending, self._chunk_refusal
-        self._chunk_pending, self._chunk_refusal = None, None
-        assert command is not None
-        if refusal is not None:
-            if self.state in (State.RCPT, State.BDAT):
-                self._go("REFUSED")
-                self._reset_transaction()
-            return self._error(refusal)
-        if not command.last:
-            self._go("BDAT")
-            self._reply(R.CHUNK_OK(size=command.size))
-            return command
-        content = bytes(self._chunks)
-        self._chunks = bytearray()
-        crlf = content.count(b"\r\n")
-        bare_lf, bare_cr = content.count(b"\n") - crlf, content.count(b"\r") - crlf
-        longest = max(map(len, content.split(b"\r\n"))) + 2 if content else 0
-        self._go("BDAT_LAST")
-        return self._finish(content, bare_lf, bare_cr, longest, via_bdat=True)
-
-    def _finish(self, content: bytes, bare_lf: int, bare_cr: int, longest: int,
-                via_bdat: bool = False) -> Event:
-        if self.policy.strict_eol and (bare_lf or bare_cr):
-            # RFC 5321 §2.3.8: only CRLF ends a line; strict mode refuses the message
-            # after reading it to the real end, so the session stays in step.
-            return self._refuse(R.BARE_EOL_DATA())
-        if longest > self.policy.max_text_line:
-            # RFC 5321 §4.5.3.1.6 / §4.5.3.1.10: "500 Line too long".
-            return self._refuse(R.TEXT_LINE_TOO_LONG(limit=self.policy.max_text_line))
-        if not via_bdat:
-            self._go("DATA_END")
-        assert self.mail is not None
-        envelope = Envelope(
-            mail_from=self.mail.address, recipients=tuple(self.recipients),
-            body=self.mail.body, smtputf8=self.mail.smtputf8, ret=self.mail.ret,
-            envid=self.mail.envid, helo=self.helo, esmtp=self.esmtp, tls=self.tls,
-            authenticated=self.user,
-        )
-        return MessageReady(envelope, content, bare_lf, bare_cr)
-
-    def _refuse(self, reply: Reply) -> Event:
-        if self.state is State.PENDING:
-            self._go("DONE")
-        else:
-            self._go("REFUSED")
-        self._reset_transaction()
-        return self._error(reply)
 
 
 _HANDLERS = {

@@ -174,6 +174,14 @@ class AuthSucceeded:
 
 
 @dataclass(frozen=True, slots=True)
+class AuthFailed:
+    """535 was queued for bad credentials: the server holds it back for
+    ``policy.auth_failure_delay`` seconds before writing it (slows down guessing)."""
+
+    reply: Reply
+
+
+@dataclass(frozen=True, slots=True)
 class Closing:
     """The session is over (QUIT, a fatal error): flush what is queued and close."""
 
@@ -230,7 +238,8 @@ class TlsEstablished:
     pass
 
 
-Event = Command | MessageReady | TlsRequested | AuthSucceeded | Closing | Rejected
+Event = (Command | MessageReady | TlsRequested | AuthSucceeded | AuthFailed | Closing
+         | Rejected)
 ServerEvent = Greeting | Busy | TimedOut | ShuttingDown | Delivered | Failed | TlsEstablished
 
 

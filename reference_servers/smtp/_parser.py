@@ -156,9 +156,18 @@ def _split_params(words: list[str], *, utf8: bool) -> dict[str, str | None]:
         if not _KEYWORD.fullmatch(key) or (eq and not value_re.fullmatch(value)):
             raise _syntax(f"bad parameter {word[:40]!r}")
         key = key.upper()
+        given = value if eq else None
         if key in params:
-            raise _syntax(f"duplicate parameter {key}")
-        params[key] = value if eq else None
+            # RFC 5321 §4.1.2 / RFC 1869 §6 define the parameters as a list of keyword
+            # [= value] and say nothing about repeats; the extensions treat them as a set
+            # of keywords with one value each. An identical repeat leaves that set as it
+            # was (Python's smtplib sends "SMTPUTF8 SMTPUTF8" when the caller already
+            # gave SMTPUTF8 for an international message), so it is accepted; a repeat
+            # with another value (SIZE=1 SIZE=2) is ambiguous and gets 501.
+            if params[key] != given:
+                raise _syntax(f"parameter {key} given twice with different values")
+            continue
+        params[key] = given
     return params
 
 

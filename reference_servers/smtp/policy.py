@@ -31,10 +31,18 @@ class SmtpPolicy:
     # RFC 5321 §4.5.3.1.6: 1000 octets per text line, CRLF included.
     max_text_line: int = 1000
     max_connections: int = 2000
-    # RFC 5321 §4.5.3.2.7: a server SHOULD wait at least 5 minutes for the next command.
+    # Timeouts per stage, RFC 5321 §4.5.3.2 (see Connection.idle_timeout). §4.5.3.2.7:
+    # a server SHOULD wait at least 5 minutes for the next command (and a SASL line).
     command_timeout: float = 300.0
-    # RFC 5321 §4.5.3.2.5-6: data blocks and the final dot; the same floor applies.
+    # Between lines of a DATA body or octets of a BDAT chunk. §4.5.3.2.5-6 give the
+    # client 3 minutes per data block and 10 for the final reply; the server's own wait
+    # for more data uses the §4.5.3.2.7 floor as well. Longer is fine.
     data_timeout: float = 300.0
+    # The STARTTLS / implicit TLS handshake (not an SMTP stage; a short bound is safe).
+    tls_handshake_timeout: float = 30.0
+    # Seconds before a 535 for bad credentials is sent (slows down password guessing,
+    # as the POP3 server does; RFC 4954 §9 leaves the means to the server).
+    auth_failure_delay: float = 1.0
     vrfy_enabled: bool = True
     expn_enabled: bool = True
     # Bare CR/LF in message text: refuse (True) or keep and log (False).
@@ -54,6 +62,10 @@ class SmtpPolicy:
             raise ValueError("max_recipients, max_line and max_text_line are too small")
         if self.max_message_size < 1 or self.max_connections < 1 or self.max_errors < 1:
             raise ValueError("max_message_size, max_connections, max_errors must be positive")
+        if min(self.command_timeout, self.data_timeout, self.tls_handshake_timeout) <= 0:
+            raise ValueError("timeouts must be positive")
+        if self.auth_failure_delay < 0:
+            raise ValueError("auth_failure_delay must not be negative")
 
     @classmethod
     def for_listener(cls, kind: str, settings: Mapping[str, Any], *,

@@ -25,6 +25,7 @@ from ._connection import Connection
 from ._events import (
     NEED_DATA,
     PAUSED,
+    AuthFailed,
     Busy,
     Closing,
     Delivered,
@@ -39,6 +40,7 @@ from ._events import (
 from ._trace import received_header, return_path_header
 from .aliases import Aliases, Directory
 from .delivery import GroupDeliverer
+from .dsn import success_dsn, wants_success
 from .policy import SmtpPolicy
 
 if TYPE_CHECKING:
@@ -46,7 +48,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("reference_servers.smtp")
 
-TLS_HANDSHAKE_TIMEOUT = 30.0
 _ids = itertools.count(1)
 
 
@@ -93,6 +94,9 @@ class SmtpProtocol(asyncio.Protocol):
         self._last = 0.0
         self._timer: asyncio.TimerHandle | None = None
         self._busy = False  # a delivery or a handshake is in progress
+        # While start_tls() runs, what reaches data_received() is already decrypted: see
+        # _upgrade(). None outside a handshake.
+        self._early: list[bytes] | None = None
         self._counted = False
         self._task: asyncio.Task[None] | None = None
 
@@ -124,11 +128,17 @@ class SmtpProtocol(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         assert self.conn is not None
         self._last = self._loop.time()
+        if self._early is not None:
+            self._early.append(data)
+            return
         self.conn.receive_data(data)
         if not self._busy:
             self._pump()
 
     def eof_received(self) -> bool:
+        if self._early is not None:
+            self._early.append(b"")
+            return True
         if self.conn is not None:
             self.conn.receive_data(b"")
             if not self._busy:
@@ -164,8 +174,14 @@ class SmtpProtocol(asyncio.Protocol):
                 if transport is not None and out:
                     transport.write(bytes(out))
                 out.clear()
-                self._start(self._upgrade())
+                self._early = []
+                self._start(self._upgrade())  # pauses reading before the 220 can be answered
                 break
+            if isinstance(event, AuthFailed) and self.policy.auth_failure_delay > 0:
+                # Hold the 535 (and anything queued with it) back for a while.
+                out += conn.data_to_send()
+                self._start(self._delayed(bytes(out), self.policy.auth_failure_delay))
+                return
             if isinstance(event, Closing):
                 close = True
                 break
@@ -192,6 +208,10 @@ class SmtpProtocol(asyncio.Protocol):
         self.transport.resume_reading()
         self._last = self._loop.time()
         self._pump(prefix)
+
+    async def _delayed(self, output: bytes, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._resume(output)
 
     async def _deliver(self, ready: MessageReady) -> None:
         assert self.conn is not None
@@ -224,6 +244,33 @@ class SmtpProtocol(asyncio.Protocol):
         if users:
             data = return_path_header(env) + trace + ready.content
             await self.shared.deliverer.deliver([(user, data) for user in users])
+            notify = wants_success(env)
+            if notify:
+                await self._notify_success(ready, notify, trace + ready.content)
+
+    async def _notify_success(self, ready: MessageReady, recipients: list[Any],
+                              data: bytes) -> None:
+        """Queue the NOTIFY=SUCCESS report before the 250 (see :mod:`.dsn`).
+
+        A DSN that cannot be written is logged, never a reason to fail the message that
+        is already delivered.
+        """
+        env = ready.envelope
+        try:
+            now = time.time()
+            dsn_env, dsn = success_dsn(env, data, recipients, reporting_mta=self.policy.hostname,
+                                       arrival=now, now=now)
+            relay = self.shared.relay
+            if relay is not None:  # the queue delivers it, locally or to the next hop
+                await asyncio.to_thread(relay.enqueue, dsn_env, dsn)
+                return
+            user = self.shared.directory.users.local_user_for(env.mail_from)
+            if user is None:
+                log.warning("success DSN for <%s> dropped: no relay queue", env.mail_from)
+                return
+            await self.shared.deliverer.deliver([(user, b"Return-Path: <>\r\n" + dsn)])
+        except Exception:
+            log.exception("success DSN for <%s> failed", env.mail_from)
 
     async def _enqueue(self, ready: MessageReady, recipients: list[Any], data: bytes) -> None:
         from reference_servers.relay import QueuedEnvelope, QueuedRecipient
@@ -239,20 +286,37 @@ class SmtpProtocol(asyncio.Protocol):
         await asyncio.to_thread(relay.enqueue, envelope, data)
 
     async def _upgrade(self) -> None:
+        """Run the TLS handshake, then tell the connection and replay the early bytes.
+
+        Reading was paused in the same callback that queued the 220 (``_start``), and
+        start_tls() hands the raw transport to its SSL protocol, so from here on only the
+        TLS layer calls data_received(). It does so *before* start_tls() returns to us:
+        when the client's first command arrives with (or just after) its Finished
+        message, the SSL protocol decrypts and delivers it in the same callback that
+        completes the handshake, and our coroutine only resumes on a later loop turn.
+        Those bytes are legitimate TLS-protected input; they wait in ``_early`` until the
+        connection has left the TLS state. Feeding them earlier would have the core
+        discard them as plaintext pipelined after STARTTLS (RFC 3207 §4), and the client
+        would wait for an EHLO reply that never comes.
+        """
         assert self.conn is not None and self.transport is not None
         try:
             transport = await self._loop.start_tls(
                 self.transport, self, self.ctx.tls, server_side=True,
-                ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT)
+                ssl_handshake_timeout=self.policy.tls_handshake_timeout)
         except (TimeoutError, OSError, ConnectionError) as exc:
+            self._early = None
             log.info("TLS handshake with %s failed: %s", self.peer_ip, exc)
             if self.transport is not None:
                 self.transport.abort()
             return
+        early, self._early = self._early or [], None
         if transport is None:
             return
         self.transport = transport
         self.conn.send(TlsEstablished())
+        for chunk in early:
+            self.conn.receive_data(chunk)
         self._busy = False
         self._last = self._loop.time()
         self._pump()
@@ -295,7 +359,7 @@ async def start_listener(kind: str, host: str, port: int, ctx: ServerContext) ->
 
     return await loop.create_server(
         factory, host, port, ssl=ctx.tls if implicit else None,
-        ssl_handshake_timeout=TLS_HANDSHAKE_TIMEOUT if implicit else None,
+        ssl_handshake_timeout=policy.tls_handshake_timeout if implicit else None,
         backlog=1024, reuse_address=True,
     )
 
