@@ -44,6 +44,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--out", type=Path, default=None, help="report directory")
     p.add_argument("--settle", type=float, default=60.0,
                    help="servers: seconds to wait for queued mail to reach the Maildir")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1,
+                   help="servers: processes of the reference servers (serve --workers); "
+                   "Postfix and Dovecot use several processes too (default: one per core, "
+                   "%(default)s)")
     p.add_argument("--pop3-messages", type=int, default=1000,
                    help="servers: messages in each POP3 maildrop (default 1000)")
     p.add_argument("--pop3-seconds", type=float, default=8.0,
@@ -181,7 +185,7 @@ def _servers(args: argparse.Namespace) -> int:
     smtp: dict[str, dict[str, object]] = {}
     pop3: dict[str, dict[str, object]] = {}
     with bench_servers.base_dir() as base:
-        contenders = bench_servers.smtp_contenders(base / "smtp")
+        contenders = bench_servers.smtp_contenders(base / "smtp", args.workers)
         for reuse in (False, True):
             mode = "reuse" if reuse else "new"
             rows: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
@@ -201,7 +205,8 @@ def _servers(args: argparse.Namespace) -> int:
                     "median_stored_per_s": bench_servers.median(runs, "stored_per_s"),
                     "median_server_cpu_s": bench_servers.median(runs, "server_cpu_s"),
                     "all_on_disk": all(r["on_disk"] == messages for r in runs)}
-        with bench_servers.pop3_servers(base / "pop3", args.pop3_messages) as servers:
+        with bench_servers.pop3_servers(base / "pop3", args.pop3_messages,
+                                        args.workers) as servers:
             for server, port in servers.values():  # warm up: indexes, page cache
                 bench_servers.pop3_run(server, port, 0.2)
             prows: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
@@ -222,7 +227,8 @@ def _servers(args: argparse.Namespace) -> int:
     command = ("mailharness bench servers " + " ".join(sys.argv[3:])).strip()
     out = args.out or Path("reports") / f"bench-servers-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
-    data = {"command": command, "cpus": os.cpu_count(), "smtp_messages": messages,
+    data = {"command": command, "cpus": os.cpu_count(), "reference_workers": args.workers,
+            "smtp_messages": messages,
             "sessions": args.sessions, "runs": args.runs, "pop3_maildrop": args.pop3_messages,
             "pop3_clients": len(bench_servers.POP3_USERS), "pop3_seconds": args.pop3_seconds,
             "smtp": smtp, "pop3": pop3, "ratios": ratios}

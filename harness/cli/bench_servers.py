@@ -81,9 +81,11 @@ def _client_cpu() -> float:
 class ReferenceServe:
     """``mailharness serve`` in a child process with one listener on a free port."""
 
-    def __init__(self, data_dir: Path, kind: str, users_file: Path | None = None) -> None:
+    def __init__(self, data_dir: Path, kind: str, users_file: Path | None = None,
+                 workers: int = 1) -> None:
         self.data_dir, self.kind, self.port = data_dir, kind, free_port()
-        argv = [sys.executable, "-m", "harness", "serve", "--data-dir", str(data_dir)]
+        argv = [sys.executable, "-m", "harness", "serve", "--data-dir", str(data_dir),
+                "--workers", str(workers)]
         for other in _KINDS:
             argv += [f"--{other}-port", str(self.port if other == kind else 0)]
         if users_file is not None:
@@ -113,7 +115,8 @@ class ReferenceServe:
                 self.proc.wait(5)
 
     def pids(self) -> list[int]:
-        return [self.proc.pid] if self.proc is not None else []
+        # With --workers, the extra processes are children nobody reaps while we measure.
+        return descendants(self.proc.pid) if self.proc is not None else []
 
     def maildir(self, user: str) -> Path:
         return self.data_dir / "mail" / user / "Maildir"
@@ -126,7 +129,7 @@ def _count(maildir: Path) -> int:
     return len(_maildir.message_files(maildir)) if maildir.exists() else 0
 
 
-def smtp_contenders(base: Path) -> dict[str, Callable[[], Any]]:
+def smtp_contenders(base: Path, workers: int = 1) -> dict[str, Callable[[], Any]]:
     """Name -> a fresh server context (each run starts from an empty Maildir)."""
     counter = iter(range(1 << 30))
 
@@ -137,7 +140,7 @@ def smtp_contenders(base: Path) -> dict[str, Callable[[], Any]]:
         return path
 
     contenders: dict[str, Callable[[], Any]] = {
-        "reference": lambda: ReferenceServe(fresh("ref"), "smtp"),
+        "reference": lambda: ReferenceServe(fresh("ref"), "smtp", workers=workers),
         "aiosmtpd": lambda: AiosmtpdPeer(fresh("aiosmtpd")),
     }
     if postfix.available() is None:
@@ -275,7 +278,8 @@ async def _pop3_load(port: int, seconds: float) -> tuple[int, int, float]:
 
     async def worker(user: str) -> None:
         while time.monotonic() < deadline:
-            done[1] += await pop3_session(port, user)
+            retrieved = await pop3_session(port, user)  # += across an await loses updates
+            done[1] += retrieved
             done[0] += 1
 
     start = time.monotonic()
@@ -292,14 +296,15 @@ def pop3_run(server: Server, port: int, seconds: float) -> dict[str, float]:
 
 
 @contextlib.contextmanager
-def pop3_servers(base: Path, count: int) -> Iterator[dict[str, tuple[Server, int]]]:
+def pop3_servers(base: Path, count: int,
+                 workers: int = 1) -> Iterator[dict[str, tuple[Server, int]]]:
     """The reference POP3 and (when installed) Dovecot, serving the same maildrops."""
     ref_dir, dove_mail = pop3_maildrops(base, count)
     users = ref_dir / "users.yaml"
     users.write_text("domains: [example.test]\nusers:\n" + "".join(
         f"  {u}: {{password: {{plain: {PASSWORD}}}}}\n" for u in POP3_USERS))
     with contextlib.ExitStack() as stack:
-        ref = stack.enter_context(ReferenceServe(ref_dir, "pop3", users))
+        ref = stack.enter_context(ReferenceServe(ref_dir, "pop3", users, workers=workers))
         servers: dict[str, tuple[Server, int]] = {"reference": (ref, ref.port)}
         if dovecot.available() is None:
             dove = DovecotInstance(base / "dovecot", pop3_port=free_port(),

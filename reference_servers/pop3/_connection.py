@@ -16,7 +16,7 @@ from ..wire import (
     LocalProtocolError,
     ReceiveBuffer,
     dot_stuff,
-    frame_multiline,
+    frame_multiline_parts,
 )
 from . import _events as ev
 from . import _parser
@@ -28,6 +28,8 @@ from ._state import ALLOWED, ON_RECEIVE, TABLE, Outcome, State
 COMMAND_LINE_LIMIT = 255
 # RFC 5034 §4 puts no limit on a client's base64 response lines; this bounds memory.
 SASL_LINE_LIMIT = 16384
+
+Chunk = bytes | memoryview  # what send_parts hands to transport.writelines
 
 
 class Connection:
@@ -134,7 +136,7 @@ class Connection:
     def send(self, response: ev.Response) -> bytes:
         return b"".join(self.send_parts(response))
 
-    def send_parts(self, response: ev.Response) -> list[bytes]:
+    def send_parts(self, response: ev.Response) -> list[Chunk]:
         """The response as a list of byte strings, for ``transport.writelines``."""
         command = self._pending
         if command is None:
@@ -165,7 +167,7 @@ def _outcome(response: ev.Response) -> Outcome:
     return Outcome.OK if response.ok else Outcome.ERR
 
 
-def _frame(response: ev.Response) -> list[bytes]:
+def _frame(response: ev.Response) -> list[Chunk]:
     if isinstance(response, ev.Status):
         return [response.reply.render(*response.args)]
     if isinstance(response, ev.Challenge):
@@ -175,9 +177,10 @@ def _frame(response: ev.Response) -> list[bytes]:
         raise LocalProtocolError("a multi-line response starts with +OK")
     status = response.reply.render(*response.args)
     if isinstance(response, ev.Listing):
-        body = b"".join(line + CRLF for line in response.lines)
-        return [status, dot_stuff(body)]
+        lines = response.lines
+        return [status, dot_stuff(CRLF.join(lines) + CRLF) if lines else b".\r\n"]
     # RFC 1939 §3: multi-line responses end with CRLF "." CRLF and lines starting with
     # the termination octet are byte-stuffed; content goes out with CRLF line endings
-    # whatever the store holds.
-    return [status, frame_multiline(response.data)]
+    # whatever the store holds. The body goes out as views between the stuffing octets,
+    # not as one more copy of the message.
+    return [status, *frame_multiline_parts(response.data)]

@@ -7,7 +7,7 @@ package writes a status text of its own.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -26,18 +26,26 @@ class Reply:
     ok: bool
     code: Code | None
     template: str
+    # The status and code prefix, e.g. b"-ERR [IN-USE] ", and the line rendered without
+    # arguments: computed once, as a RETR's status line is rendered a thousand times.
+    _head: bytes = field(init=False, repr=False, compare=False)
+    _bare: bytes = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        head = b"+OK" if self.ok else b"-ERR"
+        if self.code is not None:
+            head += b" [" + self.code.value.encode("ascii") + b"]"
+        object.__setattr__(self, "_head", head)
+        object.__setattr__(self, "_bare", self._line(self.template))
 
     def render(self, *args: object) -> bytes:
         """The status line with its CRLF, e.g. ``-ERR [IN-USE] maildrop locked\\r\\n``."""
-        text = self.template.format(*args) if args else self.template
-        parts = [b"+OK" if self.ok else b"-ERR"]
-        if self.code is not None:
-            parts.append(b"[" + self.code.value.encode("ascii") + b"]")
-        if text:
-            parts.append(text.encode("utf-8"))
+        return self._line(self.template.format(*args)) if args else self._bare
+
+    def _line(self, text: str) -> bytes:
+        line = self._head + b" " + text.encode("utf-8") if text else self._head
         # RFC 2449 §4: a response line is at most 512 octets including CRLF.
-        line = b" ".join(parts)[:510]
-        return line + b"\r\n"
+        return (line[:510] if len(line) > 510 else line) + b"\r\n"
 
 
 def ok(template: str, code: Code | None = None) -> Reply:

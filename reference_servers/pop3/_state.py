@@ -25,6 +25,10 @@ class State(Enum):
     UPDATE = "UPDATE"
     CLOSED = "CLOSED"
 
+    # Members are singletons compared by identity; Enum's own __hash__ is a Python call,
+    # and the tables below are looked up with states in their keys on every command.
+    __hash__ = object.__hash__
+
     @property
     def rfc_name(self) -> str:
         """The RFC 1939 state name (the sub-states are part of AUTHORIZATION)."""
@@ -37,6 +41,8 @@ class Outcome(Enum):
     OK = "+OK"
     ERR = "-ERR"
     CHALLENGE = "+"
+
+    __hash__ = object.__hash__
 
 
 CommandType = type[ev.Command]

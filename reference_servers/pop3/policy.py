@@ -14,6 +14,8 @@ Keys (all optional)::
     max_sasl_line: 16384
     bare_lf: reject            # or "tolerate"
     implementation: mailharness-reference-pop3
+    workers: 1                 # processes serving each POP3 listener (SO_REUSEPORT), see
+                               # reference_servers/workers.py; the maildrop lock holds across
 """
 
 from __future__ import annotations
@@ -51,6 +53,7 @@ class Pop3Policy:
     max_sasl_line: int = 16384
     bare_lf: EolPolicy = EolPolicy.REJECT
     implementation: str = "mailharness-reference-pop3"
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.idle_timeout <= 0:
@@ -65,6 +68,8 @@ class Pop3Policy:
             raise PolicyError("expire_days applies to keep mode only")
         if not 6 <= self.max_command_line <= 65536 or not 6 <= self.max_sasl_line <= 1 << 20:
             raise PolicyError("line limits out of range")
+        if not 1 <= self.workers <= 64:
+            raise PolicyError("workers must be between 1 and 64")
         if not self.implementation.isascii() or not self.implementation.isprintable():
             raise PolicyError("implementation must be printable ASCII")
 

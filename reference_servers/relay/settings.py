@@ -35,6 +35,9 @@ class RelaySettings:
     retry_initial: float = 1800.0  # first retry; doubles each time
     retry_max: float = 4 * 3600.0  # back-off ceiling
     concurrency: int = 4  # queue entries delivered at the same time
+    # How often the worker looks for entries that other processes (SMTP worker processes,
+    # see reference_servers/workers.py) wrote into the spool.
+    rescan_interval: float = 1.0
     delay_warning: float | None = None  # send a "delayed" DSN (NOTIFY=DELAY) after this
     starttls: str = "opportunistic"  # "opportunistic" | "required" | "never"
     tls_verify: bool | None = None  # None: verify, except for next hops on loopback
@@ -61,7 +64,7 @@ class RelaySettings:
         return settings
 
     def _check(self) -> None:
-        for name in ("max_age", "retry_initial", "retry_max"):
+        for name in ("max_age", "retry_initial", "retry_max", "rescan_interval"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
                 raise RelaySettingsError(f"relay.{name}: must be a positive number of seconds")

@@ -99,9 +99,22 @@ class DeliveryWorker:
                 elif next_due is None or entry.next_attempt < next_due:
                     next_due = entry.next_attempt
             self._wake.clear()
-            timeout = None if next_due is None else max(next_due - now, 0.005)
+            # Wake up at least every rescan_interval: entries that another process wrote
+            # into the spool are announced to no one but the directory.
+            timeout = self.settings.rescan_interval
+            if next_due is not None:
+                timeout = min(timeout, max(next_due - now, 0.005))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
+            await self._adopt_foreign_entries()
+
+    async def _adopt_foreign_entries(self) -> None:
+        ids = await asyncio.to_thread(self.spool.ids)
+        for entry_id in ids:
+            if entry_id not in self._entries:
+                entry = await asyncio.to_thread(self.spool.load, entry_id)
+                if entry is not None:
+                    self._entries.setdefault(entry_id, entry)
 
     async def _attempt_entry(self, entry: Entry) -> None:
         try:

@@ -30,6 +30,7 @@ class SmtpPolicy:
     max_line: int = 512
     # RFC 5321 §4.5.3.1.6: 1000 octets per text line, CRLF included.
     max_text_line: int = 1000
+    # Per process: with ``workers`` > 1 each process admits this many.
     max_connections: int = 2000
     # Timeouts per stage, RFC 5321 §4.5.3.2 (see Connection.idle_timeout). §4.5.3.2.7:
     # a server SHOULD wait at least 5 minutes for the next command (and a SASL line).
@@ -56,6 +57,8 @@ class SmtpPolicy:
     max_errors: int = 20
     # Accept "MAIL FROM: <a>" (a space RFC 5321 §4.1.2 does not allow), as many servers do.
     relaxed_paths: bool = False
+    # Processes serving each listener (SO_REUSEPORT), see reference_servers/workers.py.
+    workers: int = 1
 
     def __post_init__(self) -> None:
         if self.max_recipients < 1 or self.max_line < 64 or self.max_text_line < 80:
@@ -66,6 +69,8 @@ class SmtpPolicy:
             raise ValueError("timeouts must be positive")
         if self.auth_failure_delay < 0:
             raise ValueError("auth_failure_delay must not be negative")
+        if not 1 <= self.workers <= 64:
+            raise ValueError("workers must be between 1 and 64")
 
     @classmethod
     def for_listener(cls, kind: str, settings: Mapping[str, Any], *,

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from reference_servers.store import StoreError
 
+from ..workers import Workers
 from ._connection import Connection
 from ._events import (
     NEED_DATA,
@@ -49,6 +50,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("reference_servers.smtp")
 
 _ids = itertools.count(1)
+_WORKERS = "smtp.workers"  # ctx.services key: the worker pools of this instance's listeners
 
 
 @dataclass
@@ -347,21 +349,51 @@ class SmtpProtocol(asyncio.Protocol):
             self.transport.close()
 
 
-async def start_listener(kind: str, host: str, port: int, ctx: ServerContext) -> asyncio.Server:
-    """The embedded-mode entry point (see :mod:`reference_servers.embedded`)."""
+async def start_listener(kind: str, host: str, port: int, ctx: ServerContext, *,
+                         worker: bool = False) -> asyncio.Server:
+    """The embedded-mode entry point (see :mod:`reference_servers.embedded`).
+
+    With the ``workers`` setting above 1, ``workers - 1`` more processes listen on the same
+    port (SO_REUSEPORT) and the kernel spreads sessions over all of them; ``worker`` is True
+    in those processes. A worker queues relayed mail into the shared spool; the serving
+    process's relay worker picks it up from there (see ``relay.rescan_interval``).
+    """
     policy = SmtpPolicy.for_listener(kind, ctx.settings("smtp"), hostname=ctx.hostname)
     shared = _shared(ctx)
+    if worker and shared.relay is None:
+        shared.relay = _enqueue_only_relay(ctx)
     loop = asyncio.get_running_loop()
     implicit = policy.implicit_tls
+    extra = 0 if worker else policy.workers - 1
 
     def factory() -> SmtpProtocol:
         return SmtpProtocol(kind, policy, ctx, shared, implicit_tls=implicit)
 
-    return await loop.create_server(
+    server = await loop.create_server(
         factory, host, port, ssl=ctx.tls if implicit else None,
         ssl_handshake_timeout=policy.tls_handshake_timeout if implicit else None,
-        backlog=1024, reuse_address=True,
+        backlog=1024, reuse_address=True, reuse_port=True if extra or worker else None,
     )
+    if extra:
+        bound = server.sockets[0].getsockname()[1]  # port 0 picked one: the workers share it
+        pool = Workers(__name__, kind, host, bound, ctx.config, extra)
+        try:
+            await asyncio.to_thread(pool.start)
+        except BaseException:
+            server.close()
+            await asyncio.to_thread(pool.stop)
+            raise
+        ctx.services.setdefault(_WORKERS, []).append(pool)
+    return server
+
+
+def _enqueue_only_relay(ctx: ServerContext) -> Any | None:
+    """A relay queue that writes into the spool but runs no delivery worker."""
+    try:
+        from reference_servers.relay import relay_for_context
+    except ImportError:
+        return None
+    return relay_for_context(ctx)
 
 
 async def start_services(ctx: ServerContext) -> list[Callable[[], Awaitable[None]]]:
@@ -384,5 +416,9 @@ async def start_services(ctx: ServerContext) -> list[Callable[[], Awaitable[None
         for protocol in list(shared.protocols):
             protocol.shutdown()
 
-    stoppers.insert(0, close_sessions)
+    async def stop_workers() -> None:
+        for pool in ctx.services.pop(_WORKERS, []):
+            await asyncio.to_thread(pool.stop)
+
+    stoppers[:0] = [stop_workers, close_sessions]
     return stoppers

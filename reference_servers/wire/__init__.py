@@ -8,7 +8,15 @@
 """
 
 from ._buffer import CRLF, EolPolicy, ReceiveBuffer
-from ._dots import DotData, DotReader, dot_stuff, dot_unstuff, frame_multiline, to_crlf
+from ._dots import (
+    DotData,
+    DotReader,
+    dot_stuff,
+    dot_unstuff,
+    frame_multiline,
+    frame_multiline_parts,
+    to_crlf,
+)
 from ._errors import (
     BareLineEnding,
     LineTooLong,
@@ -31,5 +39,6 @@ __all__ = [
     "dot_stuff",
     "dot_unstuff",
     "frame_multiline",
+    "frame_multiline_parts",
     "to_crlf",
 ]

@@ -13,6 +13,7 @@ from reference_servers.wire import (
     dot_stuff,
     dot_unstuff,
     frame_multiline,
+    frame_multiline_parts,
     to_crlf,
 )
 
@@ -124,3 +125,27 @@ def test_frame_multiline_equals_stuffing_the_crlf_form(pieces: list[bytes]) -> N
 def test_frame_multiline_lf_storage() -> None:
     assert frame_multiline(b".a\nb\n.\nc") == b"..a\r\nb\r\n..\r\nc\r\n.\r\n"
     assert frame_multiline(b"") == b".\r\n"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from([b"\r", b"\n", b"\r\n", b".", b"..", b"x", b"yz"]), max_size=30))
+def test_frame_multiline_parts_join_to_the_stuffed_crlf_form(pieces: list[bytes]) -> None:
+    data = b"".join(pieces)
+    assert b"".join(frame_multiline_parts(data)) == dot_stuff(to_crlf(data))
+
+
+@pytest.mark.parametrize("gap", [0, 1, 7, 300])
+@pytest.mark.parametrize("ending", [b"\n", b"\r\n"])
+def test_frame_multiline_parts_dense_and_sparse_dots(gap: int, ending: bytes) -> None:
+    # Enough dot lines to cross the switch from memchr hops to the "\n." scan, with
+    # dots inside lines too (which are not stuffed).
+    line = b"." + b"a." * gap + ending
+    data = b"x" + ending + line * 200 + b"tail." + ending + b".end"
+    assert b"".join(frame_multiline_parts(data)) == dot_stuff(to_crlf(data))
+
+
+def test_frame_multiline_parts_do_not_copy_crlf_bodies() -> None:
+    data = b"a\r\n.b\r\nc\r\n"
+    parts = frame_multiline_parts(data)
+    assert [bytes(p) for p in parts] == [b"a\r\n", b".", b".b\r\nc\r\n", b".\r\n"]
+    assert all(p.obj is data for p in parts if isinstance(p, memoryview))

@@ -1,0 +1,69 @@
+"""SMTP worker processes on one port (reference_servers/workers.py).
+
+Sessions spread over the processes; every accepted message is delivered, locally and
+through the relay, whichever process accepted it: a worker writes relayed mail into the
+shared spool and the serving process's relay worker adopts it (relay.rescan_interval).
+"""
+
+from __future__ import annotations
+
+import re
+import smtplib
+import time
+from pathlib import Path
+
+from reference_servers.embedded import LISTENERS, EmbeddedThread, ServeConfig
+
+_PID = re.compile(r"P(\d+)Q")  # the store's unique names carry the delivering pid
+
+
+def _ports(**enabled: int) -> dict[str, int | None]:
+    ports: dict[str, int | None] = {spec.kind: None for spec in LISTENERS}
+    ports.update(enabled)
+    return ports
+
+
+def _files(maildir: Path) -> list[Path]:
+    return [p for sub in ("new", "cur") if (maildir / sub).is_dir()
+            for p in (maildir / sub).iterdir()]
+
+
+def test_two_processes_accept_deliver_and_relay(tmp_path: Path) -> None:
+    users_b = tmp_path / "users-b.yaml"
+    users_b.write_text("domains: [b.test]\nusers:\n  bob: {password: {plain: secret}}\n")
+    next_hop = ServeConfig(data_dir=tmp_path / "b", ports=_ports(smtp=0), users_file=users_b,
+                           hostname="mx.b.test")
+    with EmbeddedThread(next_hop) as b:
+        assert b.servers is not None
+        b_port = b.servers.port("smtp")
+        settings = {"smtp": {"workers": 2,
+                             "routes": {"b.test": f"127.0.0.1:{b_port}"},
+                             "relay": {"rescan_interval": 0.2, "retry_initial": 1}}}
+        config = ServeConfig(data_dir=tmp_path / "a", ports=_ports(smtp=0, submission=0),
+                             settings=settings)
+        with EmbeddedThread(config) as a:
+            assert a.servers is not None
+            smtp_port, submission_port = a.servers.port("smtp"), a.servers.port("submission")
+            assert smtp_port and submission_port
+            count = 24
+            for i in range(count):  # a new connection each: the kernel spreads them
+                with smtplib.SMTP("127.0.0.1", smtp_port, timeout=10) as client:
+                    client.sendmail("x@client.test", ["alice@example.test"],
+                                    f"Subject: local {i}\r\n\r\nbody\r\n")
+                with smtplib.SMTP("127.0.0.1", submission_port, timeout=10) as client:
+                    client.starttls()
+                    client.login("alice", "secret")
+                    client.sendmail("alice@example.test", ["bob@b.test"],
+                                    f"Subject: relayed {i}\r\n\r\nbody\r\n")
+            local = _files(tmp_path / "a" / "mail" / "alice" / "Maildir")
+            assert len(local) == count
+            pids = {int(m.group(1)) for p in local if (m := _PID.search(p.name))}
+            assert len(pids) == 2, f"every session landed in one process: {pids}"
+
+            bob = tmp_path / "b" / "mail" / "bob" / "Maildir"
+            deadline = time.monotonic() + 20
+            while time.monotonic() < deadline and len(_files(bob)) < count:
+                time.sleep(0.1)
+            subjects = sorted(p.read_bytes().split(b"Subject: ")[1].split(b"\r\n")[0]
+                              for p in _files(bob))
+            assert subjects == sorted(f"relayed {i}".encode() for i in range(count))
