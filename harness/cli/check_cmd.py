@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
 from rich.console import Console
 
 from ..conformance import (
@@ -50,6 +51,14 @@ REFERENCE_PASSWORD = "secret"
 # Listener kind -> URL scheme; the scheme carries the TLS mode (submission: STARTTLS).
 REFERENCE_SCHEMES = {"smtp": "smtp", "submission": "submission", "smtps": "smtps",
                      "pop3": "pop3", "pop3s": "pop3s", "imap": "imap", "imaps": "imaps"}
+# Extra SMTP references, each a named endpoint of the profile (see the file's comments).
+EXTRA_REFERENCES = Path(__file__).with_name("embedded_check.yaml")
+
+
+def extra_references() -> dict[str, dict[str, Any]]:
+    """Named endpoint -> {"settings": SMTP settings, "aliases": an aliases file's content}."""
+    data = yaml.safe_load(EXTRA_REFERENCES.read_text(encoding="utf-8")) or {}
+    return dict(data.get("endpoints") or {})
 
 
 def add_parser(subparsers: Any) -> None:
@@ -124,13 +133,19 @@ def references(lane_count: int, per_lane: int) -> Iterator[_Target]:
             encoding="utf-8")
         config = _embedded.ServeConfig(data_dir=data_dir / "state", users_file=users_file,
                                        ports={kind: 0 for kind in kinds})
-        with _embedded.EmbeddedThread(config) as thread:
+        with contextlib.ExitStack() as stack:
+            thread = stack.enter_context(_embedded.EmbeddedThread(config))
             assert thread.servers is not None
             endpoints = {
                 item.kind: parse_target(f"{REFERENCE_SCHEMES[item.kind]}://127.0.0.1:{item.port}",
                                         {"domain": REFERENCE_DOMAIN})
                 for item in thread.servers.listening if item.kind in REFERENCE_SCHEMES
             }
+            if "smtp" in kinds:
+                for name, extra in extra_references().items():
+                    port = stack.enter_context(_extra_reference(data_dir, users_file, name, extra))
+                    endpoints[name] = parse_target(f"smtp://127.0.0.1:{port}",
+                                                   {"domain": REFERENCE_DOMAIN})
 
             def user(name: str) -> User:
                 return User(name, REFERENCE_PASSWORD, f"{name}@{REFERENCE_DOMAIN}")
@@ -139,6 +154,28 @@ def references(lane_count: int, per_lane: int) -> Iterator[_Target]:
                               name="reference servers")
             lanes = make_lanes([tuple(user(name) for name in lane) for lane in lane_names])
             yield _Target(profile, lanes)
+
+
+@contextlib.contextmanager
+def _extra_reference(data_dir: Path, users_file: Path, name: str,
+                     extra: dict[str, Any]) -> Iterator[int]:
+    """One more embedded SMTP server with its own settings and aliases; yields its port."""
+    from . import _embedded
+
+    state = data_dir / name
+    state.mkdir()
+    settings = dict(extra.get("settings") or {})
+    if extra.get("aliases"):
+        aliases_file = state / "aliases.yaml"
+        aliases_file.write_text(yaml.safe_dump(extra["aliases"]), encoding="utf-8")
+        settings["aliases_file"] = str(aliases_file)
+    config = _embedded.ServeConfig(data_dir=state, users_file=users_file, ports={"smtp": 0},
+                                   settings={"smtp": settings})
+    with _embedded.EmbeddedThread(config) as thread:
+        assert thread.servers is not None
+        port = thread.servers.port("smtp")
+        assert port is not None
+        yield port
 
 
 @contextlib.contextmanager

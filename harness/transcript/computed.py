@@ -8,6 +8,8 @@ SASL encodings of them are precomputed here because a transcript has no function
 ``$sasl_password``  base64 of the password: the second LOGIN response
 ``$cram_md5``       the CRAM-MD5 response (RFC 2195) to the server's latest challenge
 ``$apop``           the APOP digest of the POP3 greeting (RFC 1939 §7; set by the runner)
+``$domain_upper``   the profile's domain in upper case: domains are not case sensitive
+                    (RFC 5321 §2.4), so a server must treat it as ``$domain``
 
 ``$cram_md5`` changes with every challenge: the runner recomputes it whenever a response
 is a SASL continuation (SMTP 334, POP3 ``+``, IMAP ``+``), so the step after the
@@ -21,7 +23,7 @@ import binascii
 import hashlib
 import hmac
 
-COMPUTED = ("sasl_plain", "sasl_user", "sasl_password", "cram_md5", "apop")
+COMPUTED = ("sasl_plain", "sasl_user", "sasl_password", "cram_md5", "apop", "domain_upper")
 
 
 def _b64(data: bytes) -> str:
@@ -35,6 +37,11 @@ def credential_variables(user: str, password: str) -> dict[str, str]:
         "sasl_user": _b64(user.encode()),
         "sasl_password": _b64(password.encode()),
     }
+
+
+def domain_variables(domain: str | None) -> dict[str, str]:
+    """``$domain_upper``; nothing when the profile names no domain."""
+    return {"domain_upper": domain.upper()} if domain else {}
 
 
 def cram_md5(challenge: str, user: str, password: str) -> str | None:

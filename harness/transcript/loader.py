@@ -34,10 +34,11 @@ from .model import (
     Sleep,
     StartTls,
     Step,
+    WaitMaildrop,
 )
 from .variables import check_pattern
 
-_ACTIONS = ("send", "send_raw", "send_message", "starttls", "sleep", "close")
+_ACTIONS = ("send", "send_raw", "send_message", "starttls", "sleep", "close", "wait_maildrop")
 _CODE = re.compile(r"[1-5][0-9xX][0-9xX]")
 _KEYS = {
     "smtp": {"closed", "code", "enhanced", "match", "forbid"},
@@ -147,14 +148,14 @@ class _Builder:
         data: dict[str, Any] = self.doc.value
         protocol = data["protocol"]
         main = ConnectionSpec(protocol, data.get("start", "connected"), data.get("user", 1),
-                              data.get("messages", 0))
+                              data.get("messages", 0), data.get("endpoint"))
         connections = {MAIN: main}
         for name, spec in (data.get("connections") or {}).items():
             if name == MAIN:
                 self.problem(("connections", name), f"{MAIN!r} is the case's own connection")
             connections[name] = ConnectionSpec(
                 spec.get("protocol", protocol), spec.get("start", "connected"),
-                spec.get("user", 1), spec.get("messages", 0),
+                spec.get("user", 1), spec.get("messages", 0), spec.get("endpoint"),
             )
         for name, spec in connections.items():
             allowed = _START.get(spec.start)
@@ -243,6 +244,11 @@ class _Builder:
             return Sleep(float(raw["sleep"]))
         if kind == "close":
             return Close()
+        if kind == "wait_maildrop":
+            if protocol != "pop3":
+                self.problem((*at, "wait_maildrop"), "wait_maildrop waits for a POP3 maildrop: "
+                             "put it on a pop3 connection's step")
+            return WaitMaildrop(int(raw["wait_maildrop"]))
         return None
 
     def message(self, at: tuple[str | int, ...], spec: str | dict[str, Any]) -> SendMessage | None:

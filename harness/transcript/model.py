@@ -98,7 +98,18 @@ class Close:
     pass
 
 
-Action = Send | SendRaw | SendMessage | StartTls | Sleep | Close
+@dataclass(frozen=True)
+class WaitMaildrop:
+    """Wait until the POP3 maildrop of the step's connection's user holds ``messages``.
+
+    Polls with short POP3 sessions of its own (a session sees the maildrop as it was at
+    login, RFC 1939 §8), so it goes before the connection that reads the mail logs in.
+    """
+
+    messages: int
+
+
+Action = Send | SendRaw | SendMessage | StartTls | Sleep | Close | WaitMaildrop
 
 
 @dataclass(frozen=True)
@@ -120,6 +131,9 @@ class ConnectionSpec:
     start: str = "connected"
     user: int = 1
     messages: int = 0
+    # A named endpoint of the profile (e.g. "smtp-refuse") instead of the protocol's own;
+    # a target without it skips the case.
+    endpoint: str | None = None
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from ..client import (
     expects_body,
 )
 from ..target import Profile
-from .computed import cram_md5, credential_variables
+from .computed import cram_md5, credential_variables, domain_variables
 from .matchers import Verdict, check_imap, check_imap_single, check_pop3, check_smtp
 from .model import (
     MAIN,
@@ -36,6 +36,7 @@ from .model import (
     Sleep,
     StartTls,
     Step,
+    WaitMaildrop,
 )
 from .results import CaseResult, Status, StepResult
 from .setup import (
@@ -43,8 +44,10 @@ from .setup import (
     SetupError,
     apop_digest,
     dot_stuff,
+    endpoint_of,
     open_connection,
     probe_capabilities,
+    wait_for_messages,
 )
 from .variables import UndefinedVariable, substitute
 
@@ -92,8 +95,12 @@ class _CaseRun:
         user = runner.profile.user(case.connections[MAIN].user)
         if user is not None:
             self.values.update(credential_variables(user.name, user.password))
-        target = runner.profile.endpoint_for(case.protocol)
-        self.result = CaseResult(case, Status.PASS, target=str(target) if target else "")
+        self.values.update(domain_variables(runner.profile.domain))
+        try:
+            target: object = endpoint_of(runner.profile, case.connections[MAIN])
+        except SetupError:
+            target = ""
+        self.result = CaseResult(case, Status.PASS, target=str(target))
         self.log = self.result.log
         self.connections: dict[str, _Connection] = {}
 
@@ -124,6 +131,9 @@ class _CaseRun:
         return self.result
 
     def _gate(self) -> None:
+        for spec in self.case.connections.values():
+            if spec.endpoint is not None:
+                endpoint_of(self.runner.profile, spec)  # NoEndpoint: the case is skipped
         if not self.case.requires:
             return
         advertised = self.runner.capabilities(self.case.protocol, self)
@@ -146,6 +156,9 @@ class _CaseRun:
         mark = len(self.log.entries)
         outcome = StepResult(step, Status.PASS)
         try:
+            if isinstance(step.action, WaitMaildrop):
+                self._wait_maildrop(step, step.action)
+                return self._finish(outcome, step, mark)
             connection = self._connection(step.connection)
             mark = len(self.log.entries)  # the start state's exchange is not this step's
             with connection.session.time_limit(self._timeout(step, connection.session)):
@@ -168,6 +181,9 @@ class _CaseRun:
         except ClientError as exc:
             # Timeouts, early closes, malformed or oversized responses: the server's doing.
             outcome.status, outcome.message = Status.FAIL, f"{type(exc).__name__}: {exc}"
+        return self._finish(outcome, step, mark)
+
+    def _finish(self, outcome: StepResult, step: Step, mark: int) -> StepResult:
         entries = [e for e in self.log.entries[mark:] if e.connection == step.connection]
         outcome.entries = entries
         outcome.sent = b"".join(e.data for e in entries if e.direction == "C")
@@ -200,6 +216,21 @@ class _CaseRun:
             time.sleep(action.seconds)
         elif isinstance(action, Close):
             session.close()
+
+    def _wait_maildrop(self, step: Step, action: WaitMaildrop) -> None:
+        spec = self.case.connections[step.connection]
+        user = self.runner.profile.user(spec.user)
+        if user is None:
+            raise SetupError(f"wait_maildrop needs user {spec.user} in the profile")
+        target = endpoint_of(self.runner.profile, spec)
+        timeout = step.timeout or self.case.timeout or 10.0
+        try:
+            wait_for_messages(target, user, action.messages, self.log, timeout=timeout,
+                              name=step.connection)
+        except SetupError as exc:
+            raise StepFailed(str(exc)) from None
+        except (ClientError, ValueError, IndexError) as exc:
+            raise SetupError(f"wait_maildrop: {exc}") from None
 
     def _starttls_command(self, connection: _Connection) -> None:
         session = connection.session

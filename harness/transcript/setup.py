@@ -38,11 +38,27 @@ class NoEndpoint(SetupError):
     """The target has no endpoint for this protocol: the case is skipped, not failed."""
 
 
+def endpoint_of(profile: Profile, spec: ConnectionSpec) -> Target:
+    """The endpoint a connection uses: the one its spec names, or its protocol's own."""
+    if spec.endpoint is None:
+        target = profile.endpoint_for(spec.protocol)
+        if target is None:
+            raise NoEndpoint(f"the target has no {spec.protocol} endpoint")
+        return target
+    target = profile.endpoints.get(spec.endpoint)
+    if target is None:
+        raise NoEndpoint(f"the target has no {spec.endpoint!r} endpoint (a {spec.protocol} "
+                         "server configured as specs/README.md describes under 'Named "
+                         "endpoints'; name it in the profile's endpoints to run this case)")
+    if target.protocol != spec.protocol:
+        raise SetupError(f"endpoint {spec.endpoint!r} speaks {target.protocol}, the "
+                         f"connection {spec.protocol}")
+    return target
+
+
 def open_connection(profile: Profile, spec: ConnectionSpec, *, log: SessionLog, name: str,
                     values: dict[str, str]) -> Session:
-    target = profile.endpoint_for(spec.protocol)
-    if target is None:
-        raise NoEndpoint(f"the target has no {spec.protocol} endpoint")
+    target = endpoint_of(profile, spec)
     user = profile.user(spec.user)
     if spec.start in ("authenticated", "maildrop", "selected") and user is None:
         raise SetupError(f"start {spec.start!r} needs user {spec.user}: give user:password@ in "
@@ -152,7 +168,7 @@ def prepare_maildrop(profile: Profile, user: User, count: int, log: SessionLog) 
             session.pop3(b"QUIT")
         if count:
             deliver(profile, user, count, log)
-            _wait_for_messages(pop3, user, count, log)
+            wait_for_messages(pop3, user, count, log)
     except (ClientError, ValueError, IndexError) as exc:
         raise SetupError(f"could not prepare the maildrop: {exc}") from None
 
@@ -175,18 +191,26 @@ def deliver(profile: Profile, user: User, count: int, log: SessionLog) -> None:
         session.smtp(b"QUIT")
 
 
-def _wait_for_messages(pop3_target: Target, user: User, count: int, log: SessionLog) -> None:
-    deadline = time.monotonic() + 10
+def wait_for_messages(pop3_target: Target, user: User, count: int, log: SessionLog, *,
+                      timeout: float = 10.0, name: str = "setup") -> None:
+    """Poll the maildrop (a fresh POP3 session each time) until it holds ``count`` messages.
+
+    An MTA's 250 to DATA accepts responsibility (RFC 5321 §6.1); one that queues puts the
+    message in the maildrop a moment later.
+    """
+    deadline = time.monotonic() + timeout
     while True:
-        with Session.open(pop3_target, log=log, name="setup") as session:
+        with Session.open(pop3_target, log=log, name=name) as session:
             greet(session)
             login(session, user)
             stat = session.pop3(b"STAT")
             session.pop3(b"QUIT")
-        if stat.ok and int(stat.line.split()[1]) >= count:
+        held = int(stat.line.split()[1]) if stat.ok else 0
+        if held >= count:
             return
         if time.monotonic() > deadline:
-            raise SetupError(f"{count} fixture messages did not arrive in the maildrop")
+            raise SetupError(f"{count} message(s) did not arrive in the maildrop of "
+                             f"{user.name} within {timeout:g} s (it holds {held})")
         time.sleep(_POLL)
 
 

@@ -107,6 +107,7 @@ class Connection(MessageContent):
         self.helo = ""
         self.esmtp = False
         self.user: str | None = None
+        self.refused = False  # RFC 5321 §3.1: 554 greeting sent, only QUIT is served
         self._mechanisms = mechanisms_for(directory.users)
         self._sasl: SaslExchange | None = None
         self._reset_transaction()
@@ -161,6 +162,11 @@ class Connection(MessageContent):
     def send(self, event: ServerEvent) -> bytes:
         """Tell the connection what the server did; returns the bytes to write."""
         if isinstance(event, Greeting):
+            if self.policy.refuse_service:
+                # RFC 5321 §3.1: "a 554 response MAY be given in the initial connection
+                # opening message instead of the 220".
+                self.refused = True
+                return R.NO_SERVICE(host=self.policy.hostname).to_bytes()
             return R.GREETING(host=self.policy.hostname).to_bytes()
         if isinstance(event, Busy | TimedOut | ShuttingDown):
             # RFC 5321 §3.8 / §4.5.3.2: 421, then close.
@@ -255,6 +261,8 @@ class Connection(MessageContent):
     def _command(self, line: bytes) -> Event:
         try:
             verb, rest = split_verb(line)
+            if self.refused and verb != "QUIT":
+                return self._no_service(line)
             limit = self.policy.max_line + (PARAMETER_ALLOWANCE if verb in ("MAIL", "RCPT")
                                             else 0)
             if len(line) + 2 > limit:
@@ -269,11 +277,26 @@ class Connection(MessageContent):
                 relaxed=self.policy.relaxed_paths,
             ) if self._sequence_ok(verb) else None
         except CommandError as exc:
-            return self._error(exc.smtp_reply, line)
+            return self._no_service(line) if self.refused else self._error(exc.smtp_reply, line)
         if command is None:
             return self._error(self._sequence_reply(verb), line)
         handler = _HANDLERS[type(command)]
         return handler(self, command)
+
+    def _no_service(self, line: bytes) -> Event:
+        # RFC 5321 §3.1: after a 554 greeting the server "MUST still wait for the client
+        # to send a QUIT ... and SHOULD respond to any intervening commands with "503 bad
+        # sequence of commands"". Not counted toward max_errors: hanging up early would
+        # break the MUST.
+        reply = R.BAD_SEQUENCE(detail="no SMTP service here; send QUIT")
+        self._reply(reply)
+        return Rejected(reply, line)
+
+    def _temporary(self, reply: Reply) -> Event:
+        # A 4yz about the server's own state, not a client error: not counted toward
+        # max_errors (as 452 for too many recipients).
+        self._reply(reply)
+        return Rejected(reply)
 
     def _sequence_ok(self, verb: str) -> bool:
         # Unknown and obsolete verbs go to the parser, which answers 500/502.
@@ -291,6 +314,11 @@ class Connection(MessageContent):
             return R.BAD_SEQUENCE(detail="need MAIL" if self.state is State.GREETED
                                   else f"{verb} not allowed now")
         return R.BAD_SEQUENCE(detail=f"{verb} not allowed now")
+
+    def _deferred(self, parameters: set[str]) -> str:
+        """RFC 5321 §4.1.1.11: parameters the server is "temporarily unable to
+        accommodate" get 455; their names, or "" when there are none."""
+        return " ".join(sorted(parameters & set(self.policy.deferred_parameters)))
 
     def _ehlo(self, command: Command) -> Event:
         assert isinstance(command, Helo | Ehlo)
@@ -324,6 +352,9 @@ class Connection(MessageContent):
         if command.size is not None and command.size > self.policy.max_message_size:
             # RFC 1870 §6.2: a declared SIZE above the fixed maximum gets 552.
             return self._error(R.MESSAGE_TOO_BIG(limit=self.policy.max_message_size))
+        deferred = self._deferred(_mail_parameters(command))
+        if deferred:
+            return self._temporary(R.CANNOT_ACCOMMODATE(detail=deferred))
         self._go("MAIL")
         self.mail = command
         self._reply(R.SENDER_OK(address=command.address))
@@ -340,8 +371,19 @@ class Connection(MessageContent):
             reply = R.TOO_MANY_RECIPIENTS()
             self._reply(reply)
             return Rejected(reply)
-        found = self.directory.resolve(command.address)
         address = command.address
+        deferred = self._deferred(_rcpt_parameters(command))
+        if deferred:
+            return self._temporary(R.CANNOT_ACCOMMODATE(detail=deferred))
+        local = self.directory.local_part(address)
+        if local is not None and local.lower() in self.policy.unavailable_mailboxes:
+            # RFC 5321 §4.2.3: 450 "mailbox unavailable (e.g., mailbox busy or temporarily
+            # blocked for policy reasons)".
+            return self._temporary(R.MAILBOX_BUSY(address=address))
+        if local is not None and local.lower() in self.policy.failing_mailboxes:
+            # RFC 5321 §4.2.3: 451 "Requested action aborted: local error in processing".
+            return self._temporary(R.RECIPIENT_LOCAL_ERROR(address=address))
+        found = self.directory.resolve(address)
         reply: Reply
         if found.kind is Kind.MOVED:
             return self._error(R.USER_MOVED(target=found.target))
@@ -389,7 +431,11 @@ class Connection(MessageContent):
 
     def _help(self, command: Command) -> Event:
         assert isinstance(command, Help)
-        if command.topic is None:
+        if command.topic is None and self.policy.help_status:
+            # RFC 5321 §4.2.2: "211 System status, or system help reply" (§4.3.2: HELP
+            # S: 211, 214).
+            self._reply(R.SYSTEM_STATUS(host=self.policy.hostname))
+        elif command.topic is None:
             self._reply(R.HELP())
         elif command.topic.upper() in R.HELP_TOPICS:
             self._reply(R.HELP_TOPIC(text=R.HELP_TOPICS[command.topic.upper()]))
@@ -515,6 +561,18 @@ class Connection(MessageContent):
         self._sasl = None
         self._buffer.max_line = self.policy.max_line + PARAMETER_ALLOWANCE
         self._go("AUTH_END")
+
+
+def _mail_parameters(command: MailFrom) -> set[str]:
+    given = {"SIZE": command.size is not None, "BODY": command.body != "7BIT",
+             "SMTPUTF8": command.smtputf8, "RET": command.ret is not None,
+             "ENVID": command.envid is not None, "AUTH": command.auth is not None}
+    return {name for name, present in given.items() if present}
+
+
+def _rcpt_parameters(command: RcptTo) -> set[str]:
+    given = {"NOTIFY": bool(command.notify), "ORCPT": command.orcpt is not None}
+    return {name for name, present in given.items() if present}
 
 
 _HANDLERS = {

@@ -61,6 +61,8 @@ class Template:
 _T = Template
 
 # -- 2xx ----------------------------------------------------------------------------
+SYSTEM_STATUS = _T(211, "2.0.0", "{host} system status: accepting mail; HELP <command> for "
+                  "help on a command")
 GREETING = _T(220, None, "{host} ESMTP mailharness reference server ready")
 TLS_GO_AHEAD = _T(220, "2.0.0", "Ready to start TLS")
 CLOSING = _T(221, "2.0.0", "{host} Service closing transmission channel")
@@ -91,12 +93,14 @@ SERVICE_BUSY = _T(421, "4.3.2", "{host} Too many connections, try again later")
 TIMEOUT = _T(421, "4.4.2", "{host} Idle timeout, closing transmission channel")
 TOO_MANY_ERRORS = _T(421, "4.7.0", "{host} Too many errors, closing transmission channel")
 SHUTTING_DOWN = _T(421, "4.3.2", "{host} Service shutting down, closing transmission channel")
-MAILBOX_BUSY = _T(450, "4.2.1", "Mailbox unavailable, try again later")
+MAILBOX_BUSY = _T(450, "4.2.1", "<{address}>: Mailbox unavailable, try again later")
 LOCAL_ERROR = _T(451, "4.3.0", "Local error in processing, try again later")
+RECIPIENT_LOCAL_ERROR = _T(451, "4.3.0", "<{address}>: Local error in processing, try again "
+                           "later")
 RELAY_UNAVAILABLE = _T(451, "4.4.0", "Relay queue unavailable, try again later")
 STORAGE_FULL = _T(452, "4.3.1", "Insufficient system storage")
 TOO_MANY_RECIPIENTS = _T(452, "4.5.3", "Too many recipients")
-CANNOT_ACCOMMODATE = _T(455, "4.5.4", "Server unable to accommodate parameters")
+CANNOT_ACCOMMODATE = _T(455, "4.5.4", "Server unable to accommodate parameters: {detail}")
 # -- 5xx ----------------------------------------------------------------------------
 UNRECOGNIZED = _T(500, "5.5.2", "Syntax error, command unrecognized")
 LINE_TOO_LONG = _T(500, "5.5.2", "Line too long (limit {limit} octets)")
@@ -131,6 +135,8 @@ MAILBOX_NOT_ALLOWED = _T(553, "5.1.3", "Mailbox name not allowed: {detail}")
 NON_ASCII_ADDRESS = _T(553, "5.6.7", "Non-ASCII address requires the SMTPUTF8 parameter")
 AMBIGUOUS = _T(553, "5.1.4", "User ambiguous; possibilities are")  # candidates follow
 NO_VALID_RECIPIENTS = _T(554, "5.5.1", "No valid recipients")
+# RFC 5321 §3.1/§4.2.3: the connection-opening 554 (a greeting: no enhanced code).
+NO_SERVICE = _T(554, None, "{host} No SMTP service here")
 TRANSACTION_FAILED = _T(554, "5.5.0", "Transaction failed: {detail}")
 PARAM_UNRECOGNIZED = _T(555, "5.5.4", "MAIL FROM/RCPT TO parameter not recognized or not "
                         "implemented: {detail}")

@@ -124,6 +124,10 @@ class Directory:
             local = local[1:-1].replace("\\", "")
         return local
 
+    def local_part(self, address: str) -> str | None:
+        """The local part of an address in a local domain; None for a foreign domain."""
+        return self._local_part(address)
+
     def resolve(self, address: str) -> Resolution:
         local = self._local_part(address)
         if local is None:

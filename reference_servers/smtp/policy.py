@@ -59,8 +59,30 @@ class SmtpPolicy:
     relaxed_paths: bool = False
     # Processes serving each listener (SO_REUSEPORT), see reference_servers/workers.py.
     workers: int = 1
+    # RFC 5321 §3.1: refuse the session: 554 "No SMTP service here" instead of 220, then
+    # 503 to every command but QUIT.
+    refuse_service: bool = False
+    # RFC 5321 §4.2.2: HELP without a topic answers 211 (system status) instead of 214.
+    help_status: bool = False
+    # Fault injection in the manner of Postfix smtp-sink, each with the reply RFC 5321
+    # §4.2.3 gives that situation. Local parts (any local domain, case-insensitive):
+    # 450 "mailbox unavailable (e.g., mailbox busy or temporarily blocked for policy reasons)"
+    unavailable_mailboxes: tuple[str, ...] = ()
+    # 451 "Requested action aborted: local error in processing"
+    failing_mailboxes: tuple[str, ...] = ()
+    # MAIL/RCPT parameter keywords (e.g. NOTIFY) the server cannot accommodate for now:
+    # 455, RFC 5321 §4.1.1.11 (unless the parameter's own RFC mandates another code).
+    deferred_parameters: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        # YAML/JSON settings give lists; keep the policy hashable and case-normalised.
+        for name, upper in (("unavailable_mailboxes", False), ("failing_mailboxes", False),
+                            ("deferred_parameters", True)):
+            value = getattr(self, name)
+            if isinstance(value, str) or not all(isinstance(v, str) for v in value):
+                raise ValueError(f"{name} must be a list of strings")
+            object.__setattr__(self, name, tuple(v.upper() if upper else v.lower()
+                                                 for v in value))
         if self.max_recipients < 1 or self.max_line < 64 or self.max_text_line < 80:
             raise ValueError("max_recipients, max_line and max_text_line are too small")
         if self.max_message_size < 1 or self.max_connections < 1 or self.max_errors < 1:

@@ -33,6 +33,8 @@ def test_no_target_runs_every_suite_against_the_references(
     document = read_json(tmp_path / "check.json")  # validates against the schema
     assert document["target"]["name"] == "reference servers"
     assert {"smtp", "submission", "pop3"} <= set(document["target"]["endpoints"])
+    # The extra references of harness/cli/embedded_check.yaml, as named endpoints.
+    assert {"smtp-policy", "smtp-refuse"} <= set(document["target"]["endpoints"])
     assert document["summary"]["pass"] == 6 and document["summary"]["skip"] == 1
     assert document["requirements"]["coverage"]["MUST"]["coverage"] == 1.0
     junit = ET.parse(tmp_path / "check-junit.xml").getroot()
@@ -97,3 +99,30 @@ def test_differential_mode_shows_where_replies_differ(
     differential = read_json(tmp_path / "diff.json")["differential"]
     # EHLO and the rest answer alike once free text is ignored; only NOOP differs.
     assert [d["key"] for d in differential["differences"]] == ["smtp/commands.yaml::commands#1"]
+
+
+def test_the_extra_references_are_smtp_settings_and_aliases() -> None:
+    from harness.cli.check_cmd import extra_references
+
+    extra = extra_references()
+    assert set(extra) == {"smtp-policy", "smtp-refuse"}
+    assert extra["smtp-refuse"]["settings"] == {"refuse_service": True}
+    policy = extra["smtp-policy"]
+    assert policy["settings"]["vrfy_enabled"] is False
+    assert policy["aliases"]["moved"] == {"relocated": "relocated@elsewhere.example"}
+
+
+def test_named_endpoint_cases_run_on_the_extra_references(
+        tmp_path: Path, reference_servers: Any) -> None:
+    if not reference_servers.available("smtp"):
+        pytest.skip("the reference SMTP server is not built")
+    specs = Path(__file__).resolve().parents[3] / "specs"
+    status = main(["check", "--specs", str(specs), "--suite", "smtp", "-k",
+                   "refuse or 251 or 551 or 252 or 211 or 450 or 451 or 455",
+                   "--no-reports", "--json", str(tmp_path / "run.json"), "-q"])
+    assert status == 0
+    document = read_json(tmp_path / "run.json")
+    ids = {case["id"].split("#")[0]: case["status"] for case in document["cases"]}
+    assert ids["smtp-5321-refuse-554-waits-for-quit"] == "pass"
+    assert ids["smtp-5321-rcpt-551-user-moved"] == "pass"
+    assert len(ids) >= 9 and set(ids.values()) == {"pass"}
