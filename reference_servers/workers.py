@@ -118,3 +118,34 @@ async def _serve(module: str, kind: str, host: str, port: int, config: Any,
         with contextlib.suppress(Exception):
             await asyncio.wait_for(server.wait_closed(), _STOP_TIMEOUT)
         os._exit(0)  # sessions still open are dropped, as on any server shutdown
+
+
+_POOLS = "workers"  # ctx.services key: every worker pool of one embedded instance
+
+
+async def spread(server: asyncio.AbstractServer, module: str, kind: str, host: str, ctx: Any,
+                 extra: int) -> None:
+    """Start ``extra`` workers for a listener that bound with SO_REUSEPORT.
+
+    The pool is kept in ``ctx.services`` so that :func:`stop_pools` (returned by each
+    protocol's ``start_services``) stops it with the instance.
+    """
+    bound = server.sockets[0].getsockname()[1]  # port 0 picked one: the workers share it
+    pool = Workers(module, kind, host, bound, ctx.config, extra)
+    try:
+        await asyncio.to_thread(pool.start)
+    except BaseException:
+        server.close()
+        await asyncio.to_thread(pool.stop)
+        raise
+    ctx.services.setdefault(_POOLS, []).append(pool)
+
+
+def pool_stopper(ctx: Any) -> Callable[[], Awaitable[None]]:
+    """A stop callback for ``start_services``: stops every pool of the instance once."""
+
+    async def stop_pools() -> None:
+        for pool in ctx.services.pop(_POOLS, []):
+            await asyncio.to_thread(pool.stop)
+
+    return stop_pools

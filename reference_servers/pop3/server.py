@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from ..workers import Workers
+from ..workers import pool_stopper, spread
 from . import _events as ev
 from ._connection import Chunk, Connection
 from ._parser import ParseError
@@ -26,7 +26,6 @@ _FLUSH_AT = 1 << 17  # replies gathered beyond this are written before the next 
 # RETR reply is up to a few hundred KB; asyncio's default 64 KB would pause on most.
 _WRITE_HIGH, _WRITE_LOW = 1 << 19, 1 << 17
 _TLS_HANDSHAKE_TIMEOUT = 30.0
-_WORKERS = "pop3.workers"  # ctx.services key: the worker pools of this instance's listeners
 
 
 class _Pop3Protocol(asyncio.Protocol):
@@ -241,23 +240,12 @@ async def start_listener(kind: str, host: str, port: int, ctx: Any, *,
         reuse_port=True if extra or worker else None,
     )
     if extra:
-        bound = server.sockets[0].getsockname()[1]  # port 0 picked one: the workers share it
-        pool = Workers(__name__, kind, host, bound, ctx.config, extra)
-        try:
-            await asyncio.to_thread(pool.start)
-        except BaseException:
-            server.close()
-            await asyncio.to_thread(pool.stop)
-            raise
-        ctx.services.setdefault(_WORKERS, []).append(pool)
+        await spread(server, __name__, kind, host, ctx, extra)
     return server
 
 
 async def start_services(ctx: Any) -> list[Callable[[], Awaitable[None]]]:
     """Nothing runs before the listeners; this stops their worker processes at the end."""
 
-    async def stop_workers() -> None:
-        for pool in ctx.services.pop(_WORKERS, []):
-            await asyncio.to_thread(pool.stop)
 
-    return [stop_workers]
+    return [pool_stopper(ctx)]

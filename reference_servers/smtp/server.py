@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from reference_servers.store import StoreError
 
-from ..workers import Workers
+from ..workers import pool_stopper, spread
 from ._connection import Connection
 from ._events import (
     NEED_DATA,
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("reference_servers.smtp")
 
 _ids = itertools.count(1)
-_WORKERS = "smtp.workers"  # ctx.services key: the worker pools of this instance's listeners
 
 
 @dataclass
@@ -375,15 +374,7 @@ async def start_listener(kind: str, host: str, port: int, ctx: ServerContext, *,
         backlog=1024, reuse_address=True, reuse_port=True if extra or worker else None,
     )
     if extra:
-        bound = server.sockets[0].getsockname()[1]  # port 0 picked one: the workers share it
-        pool = Workers(__name__, kind, host, bound, ctx.config, extra)
-        try:
-            await asyncio.to_thread(pool.start)
-        except BaseException:
-            server.close()
-            await asyncio.to_thread(pool.stop)
-            raise
-        ctx.services.setdefault(_WORKERS, []).append(pool)
+        await spread(server, __name__, kind, host, ctx, extra)
     return server
 
 
@@ -416,9 +407,6 @@ async def start_services(ctx: ServerContext) -> list[Callable[[], Awaitable[None
         for protocol in list(shared.protocols):
             protocol.shutdown()
 
-    async def stop_workers() -> None:
-        for pool in ctx.services.pop(_WORKERS, []):
-            await asyncio.to_thread(pool.stop)
 
-    stoppers[:0] = [stop_workers, close_sessions]
+    stoppers[:0] = [pool_stopper(ctx), close_sessions]
     return stoppers
