@@ -246,6 +246,4 @@ async def start_listener(kind: str, host: str, port: int, ctx: Any, *,
 
 async def start_services(ctx: Any) -> list[Callable[[], Awaitable[None]]]:
     """Nothing runs before the listeners; this stops their worker processes at the end."""
-
-
     return [pool_stopper(ctx)]
