@@ -11,7 +11,6 @@ import hashlib
 import itertools
 import os
 import re
-import socket
 import threading
 
 INFO_SEP = ":"
@@ -25,7 +24,7 @@ _SIZE_RE = re.compile(r",([SW])=(\d+)")
 def _safe_host() -> str:
     # The Maildir spec: "/" and ":" in the host name are written as \057 and \072. We go
     # further and keep only 0x21-0x7E so the name can serve as a POP3 unique-id.
-    host = socket.gethostname() or "localhost"
+    host = os.uname().nodename or "localhost"
     host = host.replace("/", "\\057").replace(":", "\\072").replace(",", "\\054")
     return "".join(ch for ch in host if 0x21 <= ord(ch) <= 0x7E and ch != ".") or "localhost"
 
