@@ -20,10 +20,16 @@ from ..load.accounting import (
     Source,
 )
 from ..load.config import LoadConfig
-from ..load.native import EngineResult, Progress, default_processes, run_native
+from ..load.native import (
+    EngineResult,
+    Progress,
+    check_auth,
+    default_processes,
+    run_native,
+)
 from ..load.profile import DEFAULT_PROFILE, ProfileError, load_profile
 from ..load.progress import LivePrinter, ProgressLine
-from ..load.stats import Percentiles, Summary, summarize, totals_line
+from ..load.stats import Percentiles, Summary, is_primary, summarize, totals_line
 from ..report import load_report
 from ..target import TargetError, parse_target
 
@@ -45,9 +51,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="users started per second (default: all at once)")
     p.add_argument("--duration", type=float, default=10.0, help="seconds (default 10)")
     p.add_argument("--messages", type=int, default=0,
-                   help="stop after this many messages (POP3: sessions); 0 = by duration only")
+                   help="stop after this many messages (POP3: sessions; transcript: case "
+                   "runs), failed ones included; 0 = by duration only. Distributed locust: "
+                   "the master splits it over the workers and ends the run when all "
+                   "results are in")
     p.add_argument("--rate", type=float, default=0.0,
-                   help="open loop: messages per second; default closed loop (as fast as it goes)")
+                   help="open loop: arrivals per second from one pacer per process that "
+                   "the users draw from, latency counted from each scheduled arrival "
+                   "(distributed locust: split over the workers); needs --users >= rate x "
+                   "latency. Default closed loop (as fast as it goes)")
     p.add_argument("--engine", choices=("native", "locust"), default="native")
     p.add_argument("--processes", type=int, default=None,
                    help="processes; default: native engine on a loopback target, one per "
@@ -59,7 +71,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--master-host", default="127.0.0.1", help="locust master address")
     p.add_argument("--master-port", type=int, default=5557, help="locust master port")
     p.add_argument("--profile", default=DEFAULT_PROFILE,
-                   help="workload profile file, or built-in name (default %(default)s)")
+                   help="workload profile file, or built-in name: smtp-source-1k (the "
+                   "default: Postfix smtp-source -l 1024 style) or mixed (ILLUSTRATIVE "
+                   "hand-picked size/recipient weights, not from a published benchmark)")
     p.add_argument("--connection", choices=("new", "reuse"), default=None,
                    help="override the profile: a new connection per message, or reuse")
     p.add_argument("--sender", default="loadgen@client.example.test")
@@ -89,7 +103,9 @@ def _config(args: argparse.Namespace) -> LoadConfig:
     expected = {"smtp": ("smtp", "lmtp"), "pop3": ("pop3",)}.get(args.protocol)
     if expected and target.protocol not in expected:
         raise ValueError(f"--target {target} does not speak {args.protocol}")
-    load_profile(args.profile)  # fail early, before any process starts
+    profile = load_profile(args.profile)  # fail early, before any process starts
+    if target.protocol in ("smtp", "lmtp"):
+        check_auth(profile, target)
     return LoadConfig(
         protocol=args.protocol, target=args.target, users=args.users,
         spawn_rate=args.spawn_rate, duration=args.duration, messages=args.messages,
@@ -156,9 +172,13 @@ def run(args: argparse.Namespace) -> int:
     progress = ProgressLine()
     result = _run_engine(args, config, progress)
     accounting = tracker.finish(result.rows, args.settle) if tracker is not None else None
-    primary = {"smtp": "smtp:message", "pop3": "pop3:session"}.get(args.protocol, "")
-    summary = summarize(result.rows, result.started, result.ended, primary or "transcript")
-    totals = _totals(result, summary.rate(), summary.requests.get(primary), accounting, primary)
+    # A transcript run's primary requests are its cases, one row name per case.
+    primary = {"smtp": "smtp:message", "pop3": "pop3:session"}.get(args.protocol,
+                                                                   "transcript:")
+    summary = summarize(result.rows, result.started, result.ended, primary)
+    latency = Percentiles.of([r.latency_ms for r in result.rows
+                              if r.ok and is_primary(r.name, primary)])
+    totals = _totals(result, summary.rate(), latency, accounting, primary)
     _print(summary, accounting, result)
     meta = {
         "protocol": args.protocol, "target": parse_target(args.target).url(),
@@ -181,11 +201,11 @@ def run(args: argparse.Namespace) -> int:
 
 def _totals(result: EngineResult, rate: float, latency: Percentiles | None,
             accounting: Accounting | None, primary: str) -> str:
-    sent = sum(1 for row in result.rows if row.name == primary)
+    sent = sum(1 for row in result.rows if is_primary(row.name, primary))
     if primary == "smtp:message":
         accepted = sum(1 for row in result.rows if row.accepted)
     else:
-        accepted = sum(1 for row in result.rows if row.name == primary and row.ok)
+        accepted = sum(1 for row in result.rows if is_primary(row.name, primary) and row.ok)
     nothing = Percentiles(0, math.nan, math.nan, math.nan, math.nan, math.nan)
     if accounting is None:
         return totals_line(sent, accepted, 0, 0, 0, rate, latency or nothing)

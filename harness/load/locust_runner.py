@@ -56,10 +56,8 @@ def _argv(config: LoadConfig, mode: LocustMode) -> list[str]:
 
 
 def _budget(config: LoadConfig, mode: LocustMode) -> int:
-    if not config.messages:
-        return 0
-    if mode.processes > 1 and not mode.master and not mode.worker:
-        return -(-config.messages // mode.processes)  # each forked worker takes its share
+    # A local run's budget. With workers (--processes forks a master and workers) the
+    # master sends each worker its exact share when the test starts (locustfile).
     return config.messages
 
 
@@ -122,9 +120,10 @@ def run(config: LoadConfig, mode: LocustMode, work_dir: Path | None = None) -> L
         rows_file = directory / "rows.csv"
         rows = list(read_csv(rows_file)) if rows_file.exists() else []
         stats_file = directory / "locust-stats.json"
-        requests = None
+        requests, unsent = None, 0
         if stats_file.exists():
             stats = json.loads(stats_file.read_text())
             requests = int(stats["num_requests"])
+            unsent = int(stats.get("unsent", 0))
     processes = mode.processes if not mode.master else mode.expect_workers
-    return LocustOutcome(EngineResult(rows, started, ended, 0, processes), code, requests)
+    return LocustOutcome(EngineResult(rows, started, ended, unsent, processes), code, requests)

@@ -15,27 +15,31 @@ import os
 import random
 import time
 from dataclasses import replace
-from itertools import count
+from itertools import count, cycle
 from typing import Any
 
-from locust import User, constant_throughput, task
+import gevent
+import gevent.queue
+from locust import User, task
 from locust.exception import StopUser
 
 from ..client import ClientError, Session, SmtpReply
 from ..target import TlsMode, parse_target, profile_from_target
 from .config import LoadConfig
 from .message import IdSource, for_data, make_message
-from .native import pick_recipients
+from .native import pick_recipients, wants_auth
 from .profile import load_profile
 
 CONFIG = LoadConfig.from_json(os.environ["MAILHARNESS_LOAD_CONFIG"])
 PROFILE = load_profile(CONFIG.profile)
 TARGET = parse_target(CONFIG.target)
+OPEN_LOOP = CONFIG.rate > 0
 _user_numbers = count(1)
 
 
 class Budget:
-    """This process's message budget (``MAILHARNESS_BUDGET``; 0 or unset: unlimited)."""
+    """This process's message budget (``MAILHARNESS_BUDGET``; 0 or unset: unlimited, -1).
+    A distributed worker gets its exact share from the master instead (``locustfile``)."""
 
     remaining = int(os.environ.get("MAILHARNESS_BUDGET", "0")) or -1
 
@@ -47,18 +51,103 @@ class Budget:
         return True
 
 
+class Pacer:
+    """Open loop (``--rate``): one token bucket per process that every user draws from.
+
+    A greenlet issues an arrival every 1/rate seconds whatever the server does (and takes
+    the budget as it issues); any free user takes the oldest. A slow reply thus delays one
+    message, not the offered load, unlike per-user ``constant_throughput``, which loses
+    every slot a slow reply spans. A message's latency runs from its scheduled arrival, so
+    queueing shows as latency (no coordinated omission). Arrivals no user was free to take
+    stay queued; those left at the end are reported as ``unsent``: raise ``--users`` to
+    rate x latency (Little's law). In distributed mode each worker paces its share of the
+    rate, sent by the master (``locustfile``).
+    """
+
+    rate = 0.0
+    over = False  # the budget is spent: no more arrivals after the queued ones
+    halted = False  # the run is stopping: no more arrivals at all
+    tickets: gevent.queue.Queue[float] = gevent.queue.Queue()
+    _greenlet: gevent.Greenlet | None = None
+
+    @classmethod
+    def start(cls, rate: float) -> None:
+        cls.stop()
+        cls.rate, cls.over, cls.halted = rate, False, False
+        cls.tickets = gevent.queue.Queue()
+        cls._greenlet = gevent.spawn(cls._issue)
+
+    @classmethod
+    def stop(cls) -> None:
+        """The run is stopping: no more arrivals; the queued ones stay counted as unsent."""
+        cls.halted = True
+        if cls._greenlet is not None:
+            cls._greenlet.kill(block=False)
+
+    @classmethod
+    def _issue(cls) -> None:
+        began, issued = time.monotonic(), 0
+        while Budget.take():
+            due = began + issued / cls.rate
+            gevent.sleep(max(0.0, due - time.monotonic()))
+            cls.tickets.put(due)
+            issued += 1
+        cls.over = True
+
+    @classmethod
+    def take(cls) -> float | None:
+        """The next arrival's scheduled time (monotonic); None once the budget is spent."""
+        while not cls.halted:
+            try:
+                return cls.tickets.get(timeout=0.2)
+            except gevent.queue.Empty:
+                if cls.over:
+                    return None
+        return None
+
+    @classmethod
+    def backlog(cls) -> int:
+        return cls.tickets.qsize()
+
+
+_NO_TICKET = -1.0
+
+
+class PacedUser(User):
+    """Closed loop: a message as soon as the last is done (plus the profile's think time).
+    Open loop: the user waits for the :class:`Pacer`'s next arrival in ``wait_time``,
+    where locust may stop it at once."""
+
+    abstract = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._ticket: float | None = _NO_TICKET
+
+    def wait_time(self) -> float:
+        if OPEN_LOOP:
+            self._ticket = Pacer.take()
+            return 0.0
+        think = PROFILE.smtp.think_time if CONFIG.protocol == "smtp" else PROFILE.pop3.think_time
+        return think.sample(random)
+
+    def scheduled(self) -> float:
+        """When this task was due (monotonic): its arrival, or now; StopUser when over."""
+        if not OPEN_LOOP:
+            if not Budget.take():
+                raise StopUser()
+            return time.monotonic()
+        ticket = Pacer.take() if self._ticket == _NO_TICKET else self._ticket
+        self._ticket = _NO_TICKET
+        if ticket is None:
+            raise StopUser()
+        return ticket
+
+
 class StepFailed(Exception):
     def __init__(self, step: str, code: str, text: str) -> None:
         super().__init__(f"{step} {code}: {text}" if code else f"{step}: {text}")
         self.code = code
-
-
-def _wait_time() -> Any:
-    if CONFIG.rate > 0:
-        # Locust paces each user; the target rate is shared evenly over the users.
-        return constant_throughput(CONFIG.rate / max(CONFIG.users, 1))
-    think = PROFILE.smtp.think_time if CONFIG.protocol == "smtp" else PROFILE.pop3.think_time
-    return lambda _user: think.sample(random)
 
 
 def _expect(reply: SmtpReply, step: str, *codes: int) -> SmtpReply:
@@ -68,14 +157,12 @@ def _expect(reply: SmtpReply, step: str, *codes: int) -> SmtpReply:
     return reply
 
 
-class SmtpUser(User):
+class SmtpUser(PacedUser):
     """Messages from the profile's size and recipient distributions, over a new
     connection each or a reused one, with PIPELINING when offered, STARTTLS and AUTH
     when the profile or the target URL asks for them."""
 
     abstract = True
-    wait_time = _wait_time()
-
     def on_start(self) -> None:
         self.rng = random.Random(CONFIG.seed + os.getpid())
         self.ids = IdSource(CONFIG.run_id, f"{os.getpid()}-{next(_user_numbers)}")
@@ -103,7 +190,7 @@ class SmtpUser(User):
                 _expect(session.smtp(b"STARTTLS"), "STARTTLS", 220)
                 session.start_tls()
                 self._ehlo(session)
-            if workload.auth and TARGET.username is not None:
+            if wants_auth(TARGET):
                 token = base64.b64encode(
                     b"\0" + TARGET.username.encode() + b"\0" + (TARGET.password or "").encode())
                 _expect(session.smtp(b"AUTH PLAIN " + token), "AUTH", 235)
@@ -150,14 +237,12 @@ class SmtpUser(User):
 
     @task
     def send_message(self) -> None:
-        if not Budget.take():
-            raise StopUser()
+        began = self.scheduled()
         workload = PROFILE.smtp
         message_id = self.ids.next()
         recipients = pick_recipients(CONFIG, PROFILE, self.rng)
         data = for_data(make_message(message_id, workload.sizes.sample(self.rng),
                                      CONFIG.sender, recipients))
-        began = time.perf_counter()
         code, exception = "", None
         try:
             if self.session is None:
@@ -172,7 +257,7 @@ class SmtpUser(User):
             if self.session is not None:
                 self.session.close()
             self.session = None
-        elapsed = (time.perf_counter() - began) * 1000
+        elapsed = (time.monotonic() - began) * 1000
         self.environment.events.request.fire(
             request_type="SMTP", name="message", response_time=elapsed,
             response_length=len(data), exception=exception,
@@ -184,13 +269,11 @@ class SmtpUser(User):
             self._close()
 
 
-class Pop3User(User):
+class Pop3User(PacedUser):
     """A POP3 session per task: login, STAT, LIST, RETR n (n from the profile), optional
     DELE, QUIT; each command one request, and the whole session one more."""
 
     abstract = True
-    wait_time = _wait_time()
-
     def on_start(self) -> None:
         self.rng = random.Random(CONFIG.seed + os.getpid())
         self.target = TARGET
@@ -218,10 +301,8 @@ class Pop3User(User):
 
     @task
     def session(self) -> None:
-        if not Budget.take():
-            raise StopUser()
+        began = self.scheduled()
         workload = PROFILE.pop3
-        began = time.perf_counter()
         exception: Exception | None = None
         try:
             with Session.open(self.target) as session:
@@ -243,35 +324,34 @@ class Pop3User(User):
             exception = exc
         self.environment.events.request.fire(
             request_type="POP3", name="session",
-            response_time=(time.perf_counter() - began) * 1000, response_length=0,
+            response_time=(time.monotonic() - began) * 1000, response_length=0,
             exception=exception, context={"code": "" if exception else "+OK"})
 
 
-class TranscriptUser(User):
-    """Runs every case of the YAML transcript ``MAILHARNESS_TRANSCRIPT`` as one task each,
-    through :mod:`harness.transcript`'s runner; a case that does not pass is a failure."""
+class TranscriptUser(PacedUser):
+    """Runs the cases of the YAML transcript ``MAILHARNESS_TRANSCRIPT`` one per task, in
+    turn, through :mod:`harness.transcript`'s runner; each run is one request (and one
+    message of the budget, one arrival of the open loop); a case that does not pass
+    (nor is skipped) is a failure."""
 
     abstract = True
-    wait_time = _wait_time()
 
     def on_start(self) -> None:
         from ..transcript import Runner, load_file
 
-        self.cases = load_file(os.environ["MAILHARNESS_TRANSCRIPT"])
+        self.cases = cycle(load_file(os.environ["MAILHARNESS_TRANSCRIPT"]))
         self.runner = Runner(profile_from_target(TARGET))
 
     @task
-    def run_cases(self) -> None:
+    def run_case(self) -> None:
         from ..transcript import Status
 
-        for case in self.cases:
-            if not Budget.take():
-                raise StopUser()
-            began = time.perf_counter()
-            result = self.runner.run(case)
-            failed = result.status not in (Status.PASS, Status.SKIP)
-            self.environment.events.request.fire(
-                request_type="TRANSCRIPT", name=case.id,
-                response_time=(time.perf_counter() - began) * 1000, response_length=0,
-                exception=StepFailed(case.id, str(result.status), result.reason) if failed
-                else None, context={"code": str(result.status)})
+        began = self.scheduled()
+        case = next(self.cases)
+        result = self.runner.run(case)
+        failed = result.status not in (Status.PASS, Status.SKIP)
+        self.environment.events.request.fire(
+            request_type="TRANSCRIPT", name=case.id,
+            response_time=(time.monotonic() - began) * 1000, response_length=0,
+            exception=StepFailed(case.id, str(result.status), result.reason) if failed
+            else None, context={"code": str(result.status)})

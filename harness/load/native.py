@@ -55,6 +55,19 @@ class EngineResult:
     processes: int = 1
 
 
+def wants_auth(target: Target) -> bool:
+    """AUTH PLAIN (RFC 4954) whenever the SMTP target URL carries a user
+    (submission://alice:secret@...). A profile's ``auth: true`` only makes a URL without
+    one an error (:func:`check_auth`): there is nothing to authenticate with."""
+    return target.username is not None
+
+
+def check_auth(profile: Profile, target: Target) -> None:
+    if profile.smtp.auth and target.username is None:
+        raise ValueError(f"profile {profile.name} asks for AUTH: give the target URL a "
+                         "user:password@")
+
+
 def pick_recipients(config: LoadConfig, profile: Profile, rng: random.Random) -> list[str]:
     """The first configured recipient always, then distinct others up to the sampled count.
 
@@ -198,7 +211,7 @@ class _ProcessRun:
             self, self.target,
             limit=1 if self.connection == "new" else max(1, workload.messages_per_connection),
             pipelining=workload.pipelining == "auto", starttls=workload.starttls,
-            auth=workload.auth,
+            auth=wants_auth(self.target),
             think=None if think.high <= 0 else (lambda: think.sample(self.rng)))
 
     async def watchdog(self, users: list[SmtpUser]) -> None:

@@ -14,7 +14,8 @@ holds, per protocol, the distributions the engines sample from::
       messages_per_connection: 100
       pipelining: auto  # auto: use PIPELINING when the server offers it; off: never
       starttls: false
-      auth: false       # AUTH PLAIN with the target URL's user:password
+      auth: false       # true: the target URL must carry user:password (AUTH PLAIN is
+                        # used whenever it does, with or without this flag)
       think_time: {min: 0, max: 0}   # seconds a user waits between messages
     pop3:
       retr: 1           # messages retrieved per session

@@ -64,8 +64,15 @@ class Summary:
         return max(self.ended - self.started, 1e-9)
 
     def rate(self, name: str | None = None) -> float:
-        ok, _ = self.counts.get(name or self.primary, (0, 0))
+        wanted = name or self.primary
+        ok = sum(ok for key, (ok, _) in self.counts.items() if is_primary(key, wanted))
         return ok / self.seconds
+
+
+def is_primary(name: str, primary: str) -> bool:
+    """``primary`` names one request (``smtp:message``) or, ending in ``:``, a family
+    (``transcript:``: every case of a transcript run)."""
+    return name == primary or (primary.endswith(":") and name.startswith(primary))
 
 
 def _histogram(values: Sequence[float], bins: int = 30) -> list[tuple[float, float, int]]:
@@ -98,7 +105,7 @@ def summarize(rows: Sequence[ResultRow], started: float, ended: float,
         if row.ok:
             latencies[row.name].append(row.latency_ms)
             counts[row.name][0] += 1
-            if row.name == primary:
+            if is_primary(row.name, primary):
                 per_second[second].append(row.latency_ms)
         else:
             counts[row.name][1] += 1
@@ -116,7 +123,9 @@ def summarize(rows: Sequence[ResultRow], started: float, ended: float,
         requests={name: Percentiles.of(values) for name, values in sorted(latencies.items())},
         counts={name: (ok, err) for name, (ok, err) in sorted(counts.items())},
         errors_by_code=dict(errors.most_common()), error_samples=samples,
-        timeline=timeline, histogram=_histogram(latencies.get(primary, [])), primary=primary,
+        timeline=timeline, primary=primary,
+        histogram=_histogram([v for name, values in latencies.items()
+                              if is_primary(name, primary) for v in values]),
     )
 
 

@@ -1,6 +1,7 @@
 """A tiny SMTP server for the load tests: answers 250 to everything, stores each message
 in a Maildir, and (when asked) silently drops every Nth message after answering 250, so
-the tests can prove that delivery accounting notices."""
+the tests can prove that delivery accounting notices; and (when asked) answers every Nth
+message's end of data late, a slow server for the pacing tests."""
 
 from __future__ import annotations
 
@@ -14,8 +15,10 @@ import pytest
 
 
 class LossySmtp:
-    def __init__(self, maildir: Path, drop_every: int = 0, pipelining: bool = True) -> None:
+    def __init__(self, maildir: Path, drop_every: int = 0, pipelining: bool = True,
+                 slow_every: int = 0, slow_seconds: float = 0.0) -> None:
         self.maildir = maildir
+        self.slow_every, self.slow_seconds = slow_every, slow_seconds
         self.drop_every = drop_every
         self.pipelining = pipelining
         self.accepted = 0
@@ -25,17 +28,18 @@ class LossySmtp:
         for sub in ("tmp", "new", "cur"):
             (maildir / sub).mkdir(parents=True, exist_ok=True)
 
-    def _store(self, message: bytes) -> None:
+    def _store(self, message: bytes) -> int:
         with self._lock:
             self.accepted += 1
             number = self.accepted
             if self.drop_every and number % self.drop_every == 0:
                 self.dropped.append(number)
-                return
+                return number
         name = f"{uuid.uuid4().hex}.test"
         tmp = self.maildir / "tmp" / name
         tmp.write_bytes(message)
         os.rename(tmp, self.maildir / "new" / name)
+        return number
 
     def handle(self, conn) -> None:  # type: ignore[no-untyped-def]
         conn.send(b"220 lossy.test ESMTP\r\n")
@@ -58,7 +62,9 @@ class LossySmtp:
                 lines = []
                 while (body := conn.recv_line()) not in (b".\r\n", b""):
                     lines.append(body[1:] if body.startswith(b".") else body)
-                self._store(b"".join(lines))
+                number = self._store(b"".join(lines))
+                if self.slow_every and number % self.slow_every == 0:
+                    conn.idle(self.slow_seconds)
                 conn.send(b"250 queued\r\n")
             elif verb == b"QUIT":
                 conn.send(b"221 bye\r\n")
@@ -69,8 +75,10 @@ class LossySmtp:
 
 @pytest.fixture
 def lossy_smtp(fake_server, tmp_path: Path) -> Iterator[Callable[..., tuple[LossySmtp, str]]]:  # type: ignore[no-untyped-def]
-    def start(drop_every: int = 0, pipelining: bool = True) -> tuple[LossySmtp, str]:
-        server = LossySmtp(tmp_path / f"Maildir-{uuid.uuid4().hex[:6]}", drop_every, pipelining)
+    def start(drop_every: int = 0, pipelining: bool = True, slow_every: int = 0,
+              slow_seconds: float = 0.0) -> tuple[LossySmtp, str]:
+        server = LossySmtp(tmp_path / f"Maildir-{uuid.uuid4().hex[:6]}", drop_every, pipelining,
+                           slow_every, slow_seconds)
         running = fake_server(server.handle)
         return server, f"smtp://127.0.0.1:{running.port}"
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import json
+import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -42,9 +44,14 @@ def test_locust_catches_loss_too(lossy_smtp, tmp_path: Path) -> None:  # type: i
     assert len(accounting.lost) == 10 == len(server.dropped)
 
 
-def test_distributed_master_and_two_workers(lossy_smtp, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize("rate", [40.0, 0.0])
+def test_distributed_master_and_two_workers(lossy_smtp, tmp_path: Path, rate: float) -> None:  # type: ignore[no-untyped-def]
+    """Bounded by --messages, not by the (long) duration: the master gives each worker
+    its share of the budget and of the rate, and quits once all results are in."""
     server, url = lossy_smtp()
-    config = LoadConfig("smtp", url, users=4, duration=4, connection="reuse", rate=40)
+    messages = 80
+    config = LoadConfig("smtp", url, users=4, duration=60, connection="reuse", rate=rate,
+                        messages=messages)
     port = free_port()
     master_mode = locust_runner.LocustMode(master=True, expect_workers=2, master_port=port)
     worker_mode = locust_runner.LocustMode(worker=True, master_port=port)
@@ -54,20 +61,30 @@ def test_distributed_master_and_two_workers(lossy_smtp, tmp_path: Path) -> None:
     for number in range(2):
         (tmp_path / f"w{number}").mkdir()
         workers.append(locust_runner.start(config, worker_mode, tmp_path / f"w{number}"))
+    began = time.monotonic()
     try:
-        assert locust_runner.stop(master, locust_runner.deadline(config)) == 0
+        assert locust_runner.stop(master, 40) == 0  # far less than the 60 s duration
+        elapsed = time.monotonic() - began
+        for worker in workers:
+            assert locust_runner.stop(worker, 15) == 0  # the master's quit ends them
     finally:
         for worker in workers:
-            locust_runner.stop(worker, 15)
+            locust_runner.stop(worker, 5)
     from harness.load.results import read_csv
 
     rows = list(read_csv(tmp_path / "m" / "rows.csv"))
     stats = json.loads((tmp_path / "m" / "locust-stats.json").read_text())
-    assert rows and len(rows) == stats["num_requests"]
+    assert len(rows) == messages == stats["num_requests"] == server.accepted
     assert all(r.ok for r in rows)
+    assert elapsed < 30, elapsed
     # Ids carry the worker's pid: rows came from both workers, through the master.
-    assert len({r.message_id.split(".")[1].split("-")[0] for r in rows}) == 2
-    assert server.accepted == len(rows)
+    by_worker = Counter(r.message_id.split(".")[1].split("-")[0] for r in rows)
+    assert sorted(by_worker.values()) == [messages // 2] * 2  # the budget split exactly
+    # Open loop: each worker paced half the rate; together, the target rate.
+    starts = sorted(r.timestamp - r.latency_ms / 1000 for r in rows)
+    achieved = (len(starts) - 1) / (starts[-1] - starts[0])
+    if rate:
+        assert abs(achieved - rate) <= 0.15 * rate, achieved
 
 
 def test_cli_writes_reports_that_parse(lossy_smtp, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -84,3 +84,24 @@ def test_summary_and_totals_line(tmp_path: Path) -> None:
                     "p50 2.0 ms  p95 30 ms  p99 30 ms")
     write_csv(rows, tmp_path / "rows.csv")
     assert list(read_csv(tmp_path / "rows.csv"))[-1].error == "MAIL 451: busy"
+
+
+def test_mixed_profile_says_its_weights_are_illustrative(capsys) -> None:  # type: ignore[no-untyped-def]
+    from harness.cli import main
+
+    assert load_profile("mixed").source.startswith("Illustrative only")
+    with pytest.raises(SystemExit):
+        main(["load", "--help"])
+    assert "ILLUSTRATIVE" in capsys.readouterr().out
+
+
+def test_auth_follows_the_target_url(tmp_path: Path) -> None:
+    from harness.load.native import check_auth, wants_auth
+    from harness.target import parse_target
+
+    assert wants_auth(parse_target("submission://alice:secret@127.0.0.1:1"))
+    assert not wants_auth(parse_target("smtp://127.0.0.1:1"))
+    path = tmp_path / "auth.yaml"
+    path.write_text("source: test\nsmtp: {auth: true}\n")
+    with pytest.raises(ValueError, match="user:password"):
+        check_auth(load_profile(path), parse_target("smtps://127.0.0.1:1"))
