@@ -37,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    help="messages per run (generator: 20000; servers: 20000)")
     p.add_argument("--runs", type=int, default=3, help="runs per contender; the median counts")
     p.add_argument("--processes", type=int, default=None,
-                   help="native engine processes (default: one per core)")
+                   help="native engine processes (default: half the cores; smtp-sink and "
+                   "smtp-source need the rest)")
     p.add_argument("--locust-messages", type=int, default=2000,
                    help="messages per locust run (locust is slower; default 2000)")
     p.add_argument("--no-locust", action="store_true", help="skip the locust measurement")

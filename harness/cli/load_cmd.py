@@ -62,8 +62,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
                    "latency. Default closed loop (as fast as it goes)")
     p.add_argument("--engine", choices=("native", "locust"), default="native")
     p.add_argument("--processes", type=int, default=None,
-                   help="processes; default: native engine on a loopback target, one per "
-                        "core; otherwise 1")
+                   help="native engine processes; default: one per core for a remote target, "
+                        "half the cores for a loopback target (the server needs the rest)")
     p.add_argument("--master", action="store_true", help="locust: run as the master")
     p.add_argument("--expect-workers", type=int, default=1,
                    help="locust master: workers to wait for")

@@ -427,16 +427,19 @@ class SmtpDriver(asyncio.Protocol):
             self.transport.abort()
 
 
-async def open_connection(target: Target, driver: SmtpDriver) -> None:
+async def open_connection(target: Target, driver: SmtpDriver,
+                          loop: asyncio.AbstractEventLoop | None = None) -> None:
     """Connect ``driver``'s transport; raises OSError when that fails."""
-    context = None
-    if target.tls == TlsMode.IMPLICIT:
-        context = client_context(verify=target.verify, cafile=target.cafile)
+    # get_running_loop() costs a getpid() system call each time: callers pass theirs.
+    loop = loop or asyncio.get_running_loop()
     # No asyncio.timeout here (a timer per connection): the users' watchdog cancels a
     # connection attempt that outlives target.connect_timeout.
-    await asyncio.get_running_loop().create_connection(
-        lambda: driver, target.host, target.port, ssl=context,
-        server_hostname=target.server_name if context else None)
+    if target.tls != TlsMode.IMPLICIT:
+        await loop.create_connection(lambda: driver, target.host, target.port)
+        return
+    context = client_context(verify=target.verify, cafile=target.cafile)
+    await loop.create_connection(lambda: driver, target.host, target.port, ssl=context,
+                                 server_hostname=target.server_name)
 
 
 class Pacing(typing.Protocol):
@@ -463,7 +466,8 @@ class SmtpUser:
         self.think = think
         self.driver: SmtpDriver | None = None
         self.stopping = False
-        self.finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.loop = asyncio.get_running_loop()  # kept: each lookup is a getpid() call
+        self.finished: asyncio.Future[None] = self.loop.create_future()
         self._waiting = False  # for a think time or an open-loop ticket
         self._parked: list[Job | None] = []  # a message that came while the machine was busy
         self._connecting: asyncio.Task[None] | None = None
@@ -483,7 +487,7 @@ class SmtpUser:
             pause = self.think()
             if pause > 0:
                 self._waiting = True
-                asyncio.get_running_loop().call_later(pause, self._after_think)
+                self.loop.call_later(pause, self._after_think)
                 return WAIT
         return self._claim_now()
 
@@ -538,11 +542,11 @@ class SmtpUser:
         machine = SmtpMachine(self.target, self._claim, self.run.done, job=job,
                               limit=self.limit, **self.options)
         self.driver = SmtpDriver(machine, self._closed)
-        self._connecting = asyncio.get_running_loop().create_task(self._open(self.driver))
+        self._connecting = self.loop.create_task(self._open(self.driver))
 
     async def _open(self, driver: SmtpDriver) -> None:
         try:
-            await open_connection(self.target, driver)
+            await open_connection(self.target, driver, self.loop)
         except (OSError, TimeoutError, asyncio.CancelledError) as exc:
             if isinstance(exc, asyncio.CancelledError) and not self._timed_out:
                 raise
@@ -556,7 +560,7 @@ class SmtpUser:
     def _closed(self, driver: SmtpDriver) -> None:
         self.driver = None
         if driver.machine.failed_code == "" and not self.stopping:
-            asyncio.get_running_loop().call_later(0.05, self._continue)
+            self.loop.call_later(0.05, self._continue)
         else:
             self._continue()
 
