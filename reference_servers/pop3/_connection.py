@@ -133,6 +133,13 @@ class Connection:
         self._greeted = True
         return R.GREETING.render(text)
 
+    def refuse(self) -> bytes:
+        """Instead of the greeting: the server is full; the caller closes after sending."""
+        if self._greeted:
+            raise LocalProtocolError("the greeting has been sent already")
+        self._greeted = True
+        return R.TOO_MANY_CONNECTIONS.render()
+
     def send(self, response: ev.Response) -> bytes:
         return b"".join(self.send_parts(response))
 

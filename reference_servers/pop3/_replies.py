@@ -61,6 +61,9 @@ class R:
 
     # -- greeting and AUTHORIZATION (RFC 1939 §4, §7) -----------------------------------
     GREETING = ok("{0}")  # "POP3 server ready <timestamp>"
+    # In place of the greeting when the server is full (RFC 3206 §4: a temporary
+    # condition, so the client should try again later).
+    TOO_MANY_CONNECTIONS = err("too many connections; try again later", Code.SYS_TEMP)
     USER_OK = ok("send PASS")
     PASS_WITHOUT_USER = err("PASS must immediately follow a successful USER")
     PLAINTEXT_DISABLED = err(

@@ -54,6 +54,8 @@ class Pop3Policy:
     bare_lf: EolPolicy = EolPolicy.REJECT
     implementation: str = "mailharness-reference-pop3"
     workers: int = 1
+    # Sessions one process serves at once; the next is told [SYS/TEMP] and closed.
+    max_connections: int = 1000
 
     def __post_init__(self) -> None:
         if self.idle_timeout <= 0:
@@ -70,6 +72,8 @@ class Pop3Policy:
             raise PolicyError("line limits out of range")
         if not 1 <= self.workers <= 64:
             raise PolicyError("workers must be between 1 and 64")
+        if self.max_connections < 1:
+            raise PolicyError("max_connections must be at least 1")
         if not self.implementation.isascii() or not self.implementation.isprintable():
             raise PolicyError("implementation must be printable ASCII")
 

@@ -29,10 +29,12 @@ _TLS_HANDSHAKE_TIMEOUT = 30.0
 
 
 class _Pop3Protocol(asyncio.Protocol):
-    def __init__(self, ctx: Any, policy: Pop3Policy, implicit_tls: bool) -> None:
+    def __init__(self, ctx: Any, policy: Pop3Policy, implicit_tls: bool,
+                 active: set[_Pop3Protocol]) -> None:
         self._ctx = ctx
         self._policy = policy
         self._implicit_tls = implicit_tls
+        self._active = active  # the sessions this listener serves in this process
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._conn = Connection(
@@ -57,6 +59,12 @@ class _Pop3Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio's.
         self._transport = cast(asyncio.Transport, transport)
+        if len(self._active) >= self._policy.max_connections:
+            self._lost = True
+            self._transport.write(self._conn.refuse())
+            self._transport.close()
+            return
+        self._active.add(self)
         self._transport.set_write_buffer_limits(_WRITE_HIGH, _WRITE_LOW)
         self._session = Session(
             store=self._ctx.store,
@@ -82,6 +90,7 @@ class _Pop3Protocol(asyncio.Protocol):
         return False  # close our side too
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._active.discard(self)
         self._lost = True
         self._wake.set()
         if self._writable is not None and not self._writable.done():
@@ -230,8 +239,9 @@ async def start_listener(kind: str, host: str, port: int, ctx: Any, *,
     implicit = kind == "pop3s"
     extra = 0 if worker else policy.workers - 1
     loop = asyncio.get_running_loop()
+    active: set[_Pop3Protocol] = set()
     server = await loop.create_server(
-        lambda: _Pop3Protocol(ctx, policy, implicit),
+        lambda: _Pop3Protocol(ctx, policy, implicit, active),
         host,
         port,
         ssl=ctx.tls if implicit else None,
