@@ -221,10 +221,24 @@ class EmbeddedThread:
         if self.servers is not None:
             future = asyncio.run_coroutine_threadsafe(self.servers.close(), self._loop)
             with contextlib.suppress(Exception):
-                future.result(timeout=10)
+                future.result(timeout=30)
             self.servers = None
         if self._thread.is_alive():
+            # Whatever is still running (a session, a relay attempt) is cancelled and
+            # allowed to unwind before the loop stops, rather than destroyed pending.
+            leftovers = asyncio.run_coroutine_threadsafe(_cancel_all(), self._loop)
+            with contextlib.suppress(Exception):
+                leftovers.result(timeout=10)
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=10)
         if not self._loop.is_closed() and not self._loop.is_running():
             self._loop.close()
+
+
+async def _cancel_all() -> None:
+    current = asyncio.current_task()
+    tasks = [task for task in asyncio.all_tasks() if task is not current]
+    for task in tasks:
+        task.cancel()
+    if tasks:
+        await asyncio.wait(tasks, timeout=5)
