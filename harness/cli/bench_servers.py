@@ -20,7 +20,6 @@ import contextlib
 import os
 import random
 import resource
-import signal
 import statistics
 import subprocess
 import sys
@@ -40,7 +39,7 @@ from ..peers import (
     smtp_tools,
 )
 from ..peers._ports import LOOPBACK, wait_for_greeting
-from ..peers._runtime import descendants, private_base_dir
+from ..peers._runtime import descendants, private_base_dir, terminate
 
 TICK = os.sysconf("SC_CLK_TCK")
 POP3_USERS = [f"user{i}" for i in range(10)]
@@ -106,13 +105,8 @@ class ReferenceServe:
         return self
 
     def __exit__(self, *_: object) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
+        if self.proc is not None:
+            terminate(self.proc, 10)
 
     def pids(self) -> list[int]:
         # With --workers, the extra processes are children nobody reaps while we measure.

@@ -26,7 +26,7 @@ from typing import Any
 
 from harness.peers import _maildir
 from harness.peers._ports import LOOPBACK
-from harness.peers._runtime import Peer, PeerStartError
+from harness.peers._runtime import Peer, PeerStartError, terminate
 
 # A local part that is safe as one path component (no '/', no leading dot).
 _SAFE_LOCAL = re.compile(r"^[A-Za-z0-9_+=-][A-Za-z0-9._+=-]{0,63}$")
@@ -219,13 +219,7 @@ class AiosmtpdPeer(Peer):
         proc = self._proc
         if proc is None:
             return
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        terminate(proc, timeout)
         if proc.stdout:
             with contextlib.suppress(OSError):
                 proc.stdout.close()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import signal
 import subprocess
 import time
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from harness.peers._runtime import (
     kill_remaining,
     log_tail,
     pid_alive,
+    terminate,
     user_ids,
 )
 
@@ -325,13 +325,7 @@ class DovecotInstance(Peer):
         if proc is None:
             return
         family = descendants(proc.pid)
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+        terminate(proc, timeout)
         deadline = time.monotonic() + 5
         while any(pid_alive(p) for p in family[1:]) and time.monotonic() < deadline:
             time.sleep(0.05)

@@ -8,7 +8,6 @@ import contextlib
 import os
 import re
 import shutil
-import signal
 import subprocess
 import tempfile
 import threading
@@ -17,7 +16,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from harness.peers._ports import LOOPBACK, free_port, listened_by, someone_listens
-from harness.peers._runtime import PeerStartError
+from harness.peers._runtime import PeerStartError, terminate
 
 SMTP_SINK = "/usr/sbin/smtp-sink"
 SMTP_SOURCE = "/usr/sbin/smtp-source"
@@ -84,13 +83,7 @@ def smtp_sink(
                 raise PeerStartError(f"smtp-sink on {host}:{port}", str(exc), tail) from exc
             yield SinkProcess(host, port, proc)
         finally:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-                try:
-                    proc.wait(5)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait(5)
+            terminate(proc, 5)
 
 
 def _wait_listening(proc: subprocess.Popen[bytes], host: str, port: int, timeout: float) -> None:
