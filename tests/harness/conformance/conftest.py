@@ -54,15 +54,25 @@ class SlowGreeter:
         with self._lock:
             self.open += 1
             self.peak = max(self.peak, self.open)
+        closed = False
         try:
             time.sleep(self.delay)
             conn.send(b"220 slow.example.test\r\n")
             while (line := conn.recv_line()) and not line.upper().startswith(b"QUIT"):
                 conn.send(b"250 ok\r\n")
+            # The session ends for the client when it reads 221, so it stops counting as open
+            # before that reply: otherwise the next case's connection can be accepted before
+            # this thread gets back to decrement, and the count sees an overlap that never was.
+            self._close()
+            closed = True
             conn.send(b"221 bye\r\n")
         finally:
-            with self._lock:
-                self.open -= 1
+            if not closed:
+                self._close()
+
+    def _close(self) -> None:
+        with self._lock:
+            self.open -= 1
 
 
 class LockingPop3:
@@ -98,11 +108,18 @@ class LockingPop3:
                 elif verb == b"CAPA":
                     conn.send(b"+OK\r\nUSER\r\n.\r\n")
                 elif verb == b"QUIT":
+                    # Unlock before the reply, as a real server does (RFC 1939 §6): the client
+                    # may log in again the moment it reads +OK.
+                    self._release(held)
+                    held = None
                     conn.send(b"+OK bye\r\n")
                     return
                 else:
                     conn.send(b"+OK 0 0\r\n")
         finally:
-            if held is not None:
-                with self._lock:
-                    self.active[held] -= 1
+            self._release(held)
+
+    def _release(self, user: bytes | None) -> None:
+        if user is not None:
+            with self._lock:
+                self.active[user] -= 1
