@@ -129,7 +129,8 @@ def build_context(config: ServeConfig) -> ServerContext:
 
     config.data_dir.mkdir(parents=True, exist_ok=True)
     users = UserTable.load(config.users_file) if config.users_file else UserTable.default()
-    store = Store(config.data_dir / "mail")
+    sync = config.settings.get("store", {}).get("sync", "auto")
+    store = Store(config.data_dir / "mail", sync=sync)
     names = tuple(dict.fromkeys(("localhost", "127.0.0.1", config.hostname, config.host)))
     tls = server_context(config.data_dir, names)
     return ServerContext(config, store, users, tls)
@@ -165,7 +166,7 @@ class EmbeddedServers:
         # Background services (e.g. the relay queue) start before anyone can connect.
         for name in dict.fromkeys(spec.module for spec, _, _ in enabled):
             module = _load(name)
-            if hasattr(module, "start_services"):
+            if module is not None and hasattr(module, "start_services"):
                 self._stoppers.extend(await module.start_services(self.ctx))
         for spec, port, module in enabled:
             server = await module.start_listener(spec.kind, self.ctx.config.host, port, self.ctx)

@@ -123,7 +123,7 @@ async def _serve(module: str, kind: str, host: str, port: int, config: Any,
 _POOLS = "workers"  # ctx.services key: every worker pool of one embedded instance
 
 
-async def spread(server: asyncio.AbstractServer, module: str, kind: str, host: str, ctx: Any,
+async def spread(server: asyncio.Server, module: str, kind: str, host: str, ctx: Any,
                  extra: int) -> None:
     """Start ``extra`` workers for a listener that bound with SO_REUSEPORT.
 

@@ -27,7 +27,7 @@ from . import bench_servers
 Measure = Callable[[int], tuple[float, float]]  # port -> (msgs/s, client CPU s per 1000 msgs)
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("bench", help="benchmark the generator and servers side by side",
                        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("what", choices=("generator", "servers"))

@@ -34,7 +34,7 @@ from ..report import load_report
 from ..target import TargetError, parse_target
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "load", help="generate SMTP/POP3 load (locust or the native engine)",
         description="Generate load against a target, bounded by --duration and --messages "

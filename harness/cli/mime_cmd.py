@@ -8,7 +8,7 @@ import sys
 from . import _embedded
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("mime", help="MIME tools: lint messages",
                        description="MIME tools built on the reference MIME library.")
     tools = p.add_subparsers(dest="mime_command", metavar="TOOL", required=True)

@@ -21,7 +21,7 @@ def default_data_dir() -> Path:
     return Path(base) / "mailharness"
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser(
         "serve",
         help="run the reference servers on loopback",
@@ -43,6 +43,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-ar
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes serving each SMTP and POP3 listener on the same port "
                    "(SO_REUSEPORT), to use more than one core (default %(default)s)")
+    p.add_argument("--sync", choices=("auto", "fsync", "syncfs"), default="auto",
+                   help="how a delivery is made durable before its 250: fsync each file, "
+                   "the uid list and the directory, or one syncfs(2) per group commit "
+                   "(Linux); auto picks syncfs where it exists (default %(default)s)")
     built = set(_embedded.available_kinds())
     for spec in _embedded.LISTENERS:
         state = "" if spec.kind in built else "; not built yet in this version"
@@ -65,7 +69,7 @@ def _config(args: argparse.Namespace) -> _embedded.ServeConfig:
         hostname=args.hostname,
         users_file=args.users,
         ports=ports,
-        settings={"smtp": dict(workers), "pop3": dict(workers)},
+        settings={"smtp": dict(workers), "pop3": dict(workers), "store": {"sync": args.sync}},
     )
 
 
@@ -105,6 +109,7 @@ async def _serve(config: _embedded.ServeConfig) -> None:
         if workers > 1:
             print(f"workers     {workers} processes per SMTP and POP3 listener")
         print(f"data dir    {config.data_dir}")
+        print(f"durability  {servers.ctx.store.sync_method} before each 250 (--sync)")
         users = _embedded.default_users() if config.users_file is None else []
         for address, password in users:
             print(f"user        {address}  password {password}")

@@ -192,7 +192,8 @@ class SmtpUser(PacedUser):
                 self._ehlo(session)
             if wants_auth(TARGET):
                 token = base64.b64encode(
-                    b"\0" + TARGET.username.encode() + b"\0" + (TARGET.password or "").encode())
+                    b"\0" + (TARGET.username or "").encode() + b"\0"
+                    + (TARGET.password or "").encode())
                 _expect(session.smtp(b"AUTH PLAIN " + token), "AUTH", 235)
         except BaseException:
             session.close()
@@ -243,6 +244,7 @@ class SmtpUser(PacedUser):
         recipients = pick_recipients(CONFIG, PROFILE, self.rng)
         data = for_data(make_message(message_id, workload.sizes.sample(self.rng),
                                      CONFIG.sender, recipients))
+        exception: Exception | None
         code, exception = "", None
         try:
             if self.session is None:
@@ -284,6 +286,7 @@ class Pop3User(PacedUser):
 
     def _command(self, session: Session, line: bytes, name: str) -> Any:
         began = time.perf_counter()
+        exception: Exception | None
         reply, exception = None, None
         try:
             reply = session.pop3(line)

@@ -380,7 +380,7 @@ def run_process(config: LoadConfig, index: int = 0, report: ProgressFn | None = 
     return _Share(run.rows, unsent, started, time.time())
 
 
-def _child(config_json: str, index: int, channel: multiprocessing.Queue,  # type: ignore[type-arg]
+def _child(config_json: str, index: int, channel: multiprocessing.Queue[Any],
            go: Any) -> None:
     def report(delta: Progress) -> None:
         channel.put(("progress", index, delta.ok, delta.errors, delta.latencies))
@@ -415,7 +415,7 @@ def run_native(config: LoadConfig, processes: int = 1,
     processes = max(1, min(processes, config.users))
     if processes == 1:
         share = run_process(config, 0, on_progress)
-        rows = [ResultRow(*row) for row in share.rows]
+        rows: list[ResultRow] = [ResultRow(*row) for row in share.rows]
         return EngineResult(rows, share.started, share.ended, share.unsent, 1)
     # spawn, not fork: the caller may hold threads (reference servers, progress printers).
     context = multiprocessing.get_context("spawn")
@@ -426,7 +426,7 @@ def run_native(config: LoadConfig, processes: int = 1,
                 for i in range(processes)]
     for child in children:
         child.start()
-    rows: list[ResultRow] = []
+    rows = []
     unsent, ready, finished, failures = 0, 0, 0, []
     started, ended = time.time(), 0.0
     hard_stop = time.monotonic() + config.duration + config.grace + 60  # spawn takes a while

@@ -29,7 +29,7 @@ import random
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -64,12 +64,18 @@ class Distribution:
         return cls((Bucket(value, value, 1.0),))
 
 
+class _Uniform(Protocol):
+    """A random.Random, or the random module itself (the locust users pass the module)."""
+
+    def uniform(self, a: float, b: float, /) -> float: ...
+
+
 @dataclass(frozen=True)
 class ThinkTime:
     low: float = 0.0
     high: float = 0.0
 
-    def sample(self, rng: random.Random) -> float:
+    def sample(self, rng: _Uniform) -> float:
         return self.low if self.low == self.high else rng.uniform(self.low, self.high)
 
 
@@ -116,11 +122,11 @@ def _distribution(raw: Any, where: str, key: str) -> Distribution:
             low, high = item.get("min"), item.get("max")
         weight = item.get("weight", 1)
         valid = all(isinstance(v, int) and not isinstance(v, bool) for v in (low, high))
-        if not valid or low < 1 or high < low:  # type: ignore[operator]
+        if not valid or low < 1 or high < low:
             raise ProfileError(f"{here}: needs {key}, or min <= max, as positive integers")
         if not isinstance(weight, int | float) or weight <= 0:
             raise ProfileError(f"{here}: weight must be a positive number")
-        buckets.append(Bucket(int(low), int(high), float(weight)))  # type: ignore[arg-type]
+        buckets.append(Bucket(int(low), int(high), float(weight)))
     return Distribution(tuple(buckets))
 
 
@@ -131,7 +137,8 @@ def _think(raw: Any, where: str) -> ThinkTime:
         return ThinkTime(float(raw), float(raw))
     if not isinstance(raw, dict):
         raise ProfileError(f"{where}: a number or {{min, max}}")
-    low, high = float(raw.get("min", 0)), float(raw.get("max", raw.get("min", 0)))
+    low = float(raw.get("min", 0))
+    high = float(raw.get("max", low))
     if low < 0 or high < low:
         raise ProfileError(f"{where}: needs 0 <= min <= max")
     return ThinkTime(low, high)

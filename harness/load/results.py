@@ -40,9 +40,9 @@ def as_tuple(row: ResultRow) -> tuple[object, ...]:
     return astuple(row)
 
 
-def from_tuple(values: Iterable[object]) -> ResultRow:
+def from_tuple(values: Iterable[str | int | float]) -> ResultRow:
     t, name, latency, size, code, error, message_id = values
-    return ResultRow(float(t), str(name), float(latency), int(size),  # type: ignore[arg-type]
+    return ResultRow(float(t), str(name), float(latency), int(size),
                      str(code), str(error), str(message_id))
 
 

@@ -22,7 +22,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from harness.peers import _maildir
 from harness.peers._ports import LOOPBACK
@@ -201,7 +201,7 @@ class AiosmtpdPeer(Peer):
             self._fail(f"unexpected output {line!r}")
         return int(match.group(1))
 
-    def _fail(self, reason: str) -> None:
+    def _fail(self, reason: str) -> NoReturn:
         proc = self._proc
         assert proc is not None
         if proc.poll() is None:

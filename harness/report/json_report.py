@@ -37,7 +37,7 @@ class ReportError(ValueError):
 @cache
 def schema() -> dict[str, Any]:
     text = resources.files(__package__).joinpath("run-schema.json").read_text(encoding="utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 def printable(value: Any) -> Any:
@@ -138,4 +138,4 @@ def read_json(path: Path) -> dict[str, Any]:
     if errors:
         where = "/".join(str(part) for part in errors[0].absolute_path) or "(top)"
         raise ReportError(f"{path}: {where}: {errors[0].message}")
-    return document  # type: ignore[no-any-return]
+    return document

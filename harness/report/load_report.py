@@ -53,7 +53,7 @@ def build(summary: Summary, meta: dict[str, Any], totals: str,
             **asdict(accounting), "clean": accounting.clean,
             "end_to_end": asdict(accounting.end_to_end)},
     }
-    return clean(data)  # type: ignore[no-any-return]
+    return clean(data)
 
 
 # -- SVG ----------------------------------------------------------------------------------

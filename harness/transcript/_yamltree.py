@@ -61,6 +61,7 @@ def load_documents(text: str) -> list[Document]:
         documents = []
         while loader.check_node():
             node = loader.get_node()
+            assert node is not None  # check_node() said a document follows
             document = Document(None, line=node.start_mark.line + 1)
             document.value = _build(loader, node, (), document)
             documents.append(document)
@@ -91,5 +92,6 @@ def _build(loader: _Loader, node: yaml.Node, path: Path_, doc: Document) -> Any:
         return result
     if isinstance(node, yaml.SequenceNode):
         return [_build(loader, item, (*path, index), doc) for index, item in enumerate(node.value)]
+    assert isinstance(node, yaml.ScalarNode)  # the only other kind of node
     doc.styles[path] = node.style
     return loader.construct_object(node, deep=True)

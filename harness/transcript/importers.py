@@ -146,7 +146,7 @@ def _is_stage(body: str) -> bool:
 
 def _telnet_events(text: str, protocol: str | None) -> tuple[list[_Event], str | None]:
     guessed = None
-    events = []
+    events: list[_Event] = []
     for line in text.splitlines():
         command = _COMMAND.match(line)
         if command and not events:
@@ -373,13 +373,13 @@ class _Framer:
                 if response is not None:
                     if self.commands:
                         self.commands.pop(0)
-                    lines = f" (+{len(response.body)} lines)" if response.body is not None else ""
-                    out.append((response.status, response.line.decode("utf-8", "replace") + lines,
+                    more = f" (+{len(response.body)} lines)" if response.body is not None else ""
+                    out.append((response.status, response.line.decode("utf-8", "replace") + more,
                                 Reply(command, response)))
             else:
                 self.imap.feed(data)
-                while (response := self.imap.next_response()) is not None:
-                    out += self._imap(response)
+                while (imap_response := self.imap.next_response()) is not None:
+                    out += self._imap(imap_response)
         except ProtocolViolation as exc:
             raise TranscriptImportError(f"not a {self.protocol} reply: {line!r} ({exc})") from None
         self.partial = not out

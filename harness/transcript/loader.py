@@ -62,7 +62,7 @@ class LoadError(Exception):
 @cache
 def schema() -> dict[str, Any]:
     text = resources.files(__package__).joinpath("schema.json").read_text(encoding="utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    return json.loads(text)
 
 
 @cache
@@ -112,7 +112,7 @@ def _schema_problems(document: Document) -> list[tuple[int, str]]:
 def _error_path(error: ValidationError) -> tuple[str | int, ...]:
     path = tuple(error.absolute_path)
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = set(error.schema.get("properties", {}))  # type: ignore[union-attr]
+        allowed = set(error.schema.get("properties", {}))
         extra = sorted(set(error.instance) - allowed)
         if extra:
             return (*path, extra[0])
@@ -122,7 +122,7 @@ def _error_path(error: ValidationError) -> tuple[str | int, ...]:
 def _describe(error: ValidationError) -> str:
     where = ".".join(str(part) for part in error.absolute_path) or "the case"
     if error.validator == "additionalProperties" and isinstance(error.instance, dict):
-        allowed = error.schema.get("properties", {})  # type: ignore[union-attr]
+        allowed = error.schema.get("properties", {})
         extra = sorted(set(error.instance) - set(allowed))
         return f"{where}: unknown key {', '.join(map(repr, extra))}; known: {', '.join(allowed)}"
     return f"{where}: {error.message}"

@@ -24,7 +24,16 @@ import ssl
 import time
 from dataclasses import dataclass, field
 
-from ..client import ImapFramer, Pop3Framer, ProtocolViolation, SmtpFramer, expects_body
+from ..client import (
+    ImapFramer,
+    ImapResponse,
+    Pop3Framer,
+    Pop3Response,
+    ProtocolViolation,
+    SmtpFramer,
+    SmtpReply,
+    expects_body,
+)
 from ..client.tls import client_context, server_context
 from ..target import Target, TlsMode
 from .credentials import variablize_credentials
@@ -171,7 +180,9 @@ class _ResponseTracker:
 
     def __init__(self, protocol: str) -> None:
         self.protocol = protocol
-        self.framer = {"pop3": Pop3Framer, "imap": ImapFramer}.get(protocol, SmtpFramer)()
+        framers: dict[str, type[Pop3Framer | ImapFramer | SmtpFramer]] = {
+            "pop3": Pop3Framer, "imap": ImapFramer}
+        self.framer = framers.get(protocol, SmtpFramer)()
         self.commands: list[bytes] = []
         self.greeted = False
 
@@ -184,6 +195,7 @@ class _ResponseTracker:
         try:
             while True:
                 pending = self.commands[0] if self.commands and self.greeted else b""
+                response: Pop3Response | ImapResponse | SmtpReply | None
                 if isinstance(self.framer, Pop3Framer):
                     response = self.framer.next_response(expects_body(pending))
                     ok = response is not None and response.ok

@@ -121,8 +121,11 @@ def _substitute(line: str, protocol: str, sources: dict[tuple[str, str], _Source
     for position, word in enumerate(words):
         if typed and position == typed[0]:
             whole = use(typed[1], word)
-            words[position] = whole or _NUMBER.sub(
-                lambda found, kind=typed[1]: use(kind, found.group(0)) or found.group(0), word)
+
+            def number(found: re.Match[str], kind: str = typed[1]) -> str:
+                return use(kind, found.group(0)) or found.group(0)
+
+            words[position] = whole or _NUMBER.sub(number, word)
         else:
             words[position] = _WORD.sub(
                 lambda found: use("token", found.group(0)) or found.group(0), word)
@@ -241,9 +244,9 @@ def _attach(used: list[_Source]) -> None:
         else:
             expect[first.field] = pattern
     for step in {id(s.step): s.step for s in used}.values():
-        for expect in step.expects:
-            if isinstance(expect, dict) and "untagged" in expect:
-                expect["untagged"] = [p for _, p in sorted(expect["untagged"])]
+        for entry in step.expects:
+            if isinstance(entry, dict) and "untagged" in entry:
+                entry["untagged"] = [p for _, p in sorted(entry["untagged"])]
 
 
 def _as_dict(step: DraftStep, index: int) -> dict[str, Any]:

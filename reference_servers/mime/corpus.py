@@ -139,8 +139,8 @@ def _pool(intl: bool) -> tuple[bytes, tuple[int, ...]]:
             line.append(rng.choice(words))
         lines.append(" ".join(line).encode() + b"\r\n")
     starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
+    for encoded in lines:
+        starts.append(starts[-1] + len(encoded))
     return b"".join(lines), tuple(starts)
 
 

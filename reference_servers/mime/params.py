@@ -154,11 +154,11 @@ def assemble_params(raw: list[tuple[str, str]], problems: list[str]) -> list[Par
             order.append(base)
     params: list[Param] = []
     for name in order:
-        segs = sections.get(name)
-        if not segs:
+        pieces = sections.get(name)
+        if not pieces:
             params.append(Param(name, plain[name]))
             continue
-        params.append(_join_sections(name, segs, problems))
+        params.append(_join_sections(name, pieces, problems))
     return params
 
 

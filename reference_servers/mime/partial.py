@@ -83,7 +83,8 @@ def reassemble_partial(fragments: list[bytes]) -> bytes:
             raise PartialError("fragments of different messages")
         try:
             number = int(ct.param("number") or "")
-            total = int(ct.param("total")) if ct.param("total") else None
+            total_text = ct.param("total")
+            total = int(total_text) if total_text else None
         except ValueError as exc:
             raise PartialError("bad number or total") from exc
         parsed.append((msg, _Fragment(number, total, raw, msg.body_start)))

@@ -258,7 +258,7 @@ class Connection(MessageContent):
 
     # -- command lines ---------------------------------------------------------------------
 
-    def _command(self, line: bytes) -> Event:
+    def _command(self, line: bytes) -> Event | object:
         try:
             verb, rest = split_verb(line)
             if self.refused and verb != "QUIT":
@@ -384,7 +384,6 @@ class Connection(MessageContent):
             # RFC 5321 §4.2.3: 451 "Requested action aborted: local error in processing".
             return self._temporary(R.RECIPIENT_LOCAL_ERROR(address=address))
         found = self.directory.resolve(address)
-        reply: Reply
         if found.kind is Kind.MOVED:
             return self._error(R.USER_MOVED(target=found.target))
         if found.kind is Kind.FOREIGN:

@@ -79,7 +79,7 @@ class MessageContent:
             return self._refuse(R.MESSAGE_TOO_BIG(limit=self.policy.max_message_size))
         return self._finish(got.content, got.bare_lf, got.bare_cr, got.longest_line)
 
-    def _bdat_command(self, rest: str, line: bytes) -> Event:
+    def _bdat_command(self, rest: str, line: bytes) -> Event | object:
         try:
             command = parse_bdat(rest)
         except CommandError as exc:

@@ -14,7 +14,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -194,12 +194,12 @@ class SmtpProtocol(asyncio.Protocol):
         if close:
             transport.close()
 
-    def _start(self, job: Awaitable[None]) -> None:
+    def _start(self, job: Coroutine[Any, Any, None]) -> None:
         self._busy = True
         if self.transport is not None:
             # Pipelined input waits in the kernel, not in our memory, while we are busy.
             self.transport.pause_reading()
-        task = self._loop.create_task(job)  # type: ignore[arg-type]
+        task: asyncio.Task[None] = self._loop.create_task(job)
         self._task = task  # keep a reference: the loop holds tasks only weakly
 
     def _resume(self, prefix: bytes = b"") -> None:

@@ -152,8 +152,12 @@ class Folder:
         return info
 
     def prepare(self, data: bytes, *, flags: Iterable[str] = (),
-                internaldate: datetime | None = None) -> Prepared:
-        """Step 1 of a delivery: write tmp/<unique>, fsync it. Nothing is visible yet."""
+                internaldate: datetime | None = None, sync: bool = True) -> Prepared:
+        """Step 1 of a delivery: write tmp/<unique>, fsync it. Nothing is visible yet.
+
+        ``sync=False`` leaves the fsync to the caller, who must make the file durable
+        (``commit``'s ``barrier``) before it is renamed into place.
+        """
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError("message data must be bytes")
         data = bytes(data)
@@ -169,19 +173,22 @@ class Folder:
         sub, filename = ("cur", join_name(base, letters)) if letters else ("new", base)
         tmp = self.path / "tmp" / base
         try:
-            write_new_file(tmp, data, fsync=self._fsync, mtime_ns=mtime_ns,
+            write_new_file(tmp, data, fsync=self._fsync and sync, mtime_ns=mtime_ns,
                            on_partial=lambda: self._step("tmp-partial"))
         except FileNotFoundError as exc:
             raise MailboxNotFound(f"folder {self.name!r} no longer exists") from exc
         self._step("tmp-synced")
         return Prepared(self, tmp, base, sub, filename, size, mtime_ns, wanted)
 
-    def commit(self, batch: list[Prepared]) -> list[MessageInfo]:
+    def commit(self, batch: list[Prepared], *,
+               barrier: Callable[[], None] | None = None) -> list[MessageInfo]:
         """Step 2: give UIDs, record them durably, then rename into place (one lock hold).
 
         The uid list is fsync'd before any rename, so a UID is on disk before any reader
         can see the message: after a crash a UID can never be handed out twice
         (RFC 3501 §2.3.1.1). The caller fsyncs the target directories afterwards.
+        A ``barrier`` replaces that fsync: it must make the uid list and the prepared
+        files durable together (one syncfs).
         """
         if not batch:
             return []
@@ -190,7 +197,9 @@ class Folder:
             first = self._uidlist.uidnext
             records = [Record(first + i, p.size, p.mtime_ns, p.base)
                        for i, p in enumerate(batch)]
-            self._uidlist.append(records, fsync=self._fsync)
+            self._uidlist.append(records, fsync=self._fsync and barrier is None)
+            if self._fsync and barrier is not None:
+                barrier()
             self._step("uid-recorded")
             infos = []
             for rec, p in zip(records, batch, strict=True):

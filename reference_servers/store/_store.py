@@ -7,9 +7,10 @@ import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
-from ._durable import fsync_dir
+from ._durable import fsync_dir, sync_filesystem, syncfs_available
 from ._folder import Folder, Hook, Prepared
 from ._mailbox import Mailbox
 from ._message import MessageInfo
@@ -42,19 +43,38 @@ def _forget_pool_after_fork() -> None:
 
 os.register_at_fork(after_in_child=_forget_pool_after_fork)
 
+# How a delivery is made durable. "fsync": each file, the uid list and each directory are
+# fsync'd (16 files at a time). "syncfs": files and the uid list are written, then one
+# syncfs(2) commits them all before the renames and one more commits the renames. "auto"
+# is syncfs where the kernel has it (Linux), fsync elsewhere.
+SYNC_METHODS = ("auto", "fsync", "syncfs")
+
+
+def resolve_sync_method(method: str) -> str:
+    if method not in SYNC_METHODS:
+        raise ValueError(f"sync method must be one of {', '.join(SYNC_METHODS)}, not {method!r}")
+    if method == "auto":
+        return "syncfs" if syncfs_available() else "fsync"
+    if method == "syncfs" and not syncfs_available():
+        raise ValueError("sync method 'syncfs' needs syncfs(2), which this system lacks")
+    return method
+
 
 class Store:
     """Every user's mailbox under ``root`` (``<root>/<user>/Maildir``).
 
-    ``fsync=False`` trades durability for speed (tests, benchmarks). ``hook`` is called with
-    the name of each delivery step ("tmp-partial", "tmp-synced", "uid-recorded",
-    "renamed", "dir-synced"); crash tests use it to kill a writer at each point.
+    ``fsync=False`` trades durability for speed (tests, benchmarks); ``sync`` picks how a
+    durable delivery is made durable (see ``SYNC_METHODS``). ``hook`` is called with the
+    name of each delivery step ("tmp-partial", "tmp-synced", "uid-recorded", "renamed",
+    "dir-synced"); crash tests use it to kill a writer at each point.
     """
 
-    def __init__(self, root: str | Path, *, fsync: bool = True, hook: Hook | None = None) -> None:
+    def __init__(self, root: str | Path, *, fsync: bool = True, sync: str = "auto",
+                 hook: Hook | None = None) -> None:
         self.root = Path(root)
         self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.fsync = fsync
+        self.sync_method = resolve_sync_method(sync)
         self._hook = hook
         self._lock = threading.Lock()
         self._mailboxes: dict[str, Mailbox] = {}
@@ -74,8 +94,46 @@ class Store:
 
     def deliver(self, user: str, data: bytes, *, folder: str = INBOX,
                 flags: Iterable[str] = (), internaldate: datetime | None = None) -> MessageInfo:
-        return self.mailbox(user).folder(folder).deliver(data, flags=flags,
-                                                         internaldate=internaldate)
+        target = self.mailbox(user).folder(folder)
+        if not self._syncfs:
+            return target.deliver(data, flags=flags, internaldate=internaldate)
+        prepared = target.prepare(data, flags=flags, internaldate=internaldate, sync=False)
+        try:
+            (info,) = self._commit_syncfs([target], [prepared])
+        except BaseException:
+            _discard([prepared])
+            raise
+        return info
+
+    @property
+    def _syncfs(self) -> bool:
+        return self.fsync and self.sync_method == "syncfs"
+
+    def _commit_syncfs(self, folders: Sequence[Folder],
+                       prepared: list[Prepared]) -> list[MessageInfo]:
+        """Commit written (unsynced) tmp files: per folder, one syncfs makes the files and
+        the uid list durable before the renames; a last one makes the renames durable."""
+        groups: dict[int, list[int]] = {}
+        for index, folder in enumerate(folders):
+            groups.setdefault(id(folder), []).append(index)
+        results: dict[int, MessageInfo] = {}
+        try:
+            for indexes in groups.values():
+                folder = folders[indexes[0]]
+                infos = folder.commit([prepared[i] for i in indexes],
+                                      barrier=partial(sync_filesystem, folder.path))
+                results.update(zip(indexes, infos, strict=True))
+        finally:
+            synced: set[int] = set()
+            for indexes in groups.values():
+                path = folders[indexes[0]].path
+                device = os.stat(path).st_dev
+                if device not in synced:  # one syncfs per file system
+                    synced.add(device)
+                    sync_filesystem(path)
+        if self._hook is not None:
+            self._hook("dir-synced")
+        return [results[i] for i in range(len(prepared))]
 
     def deliver_many(self, deliveries: Sequence[tuple[str, bytes]]) -> list[MessageInfo]:
         """Deliver to several INBOXes with one uid-list fsync and one directory fsync per
@@ -84,8 +142,16 @@ class Store:
         Returns when every message is durable. If it raises, messages already committed
         may have been delivered (and are durable); the others were not.
         """
-        folders = [self.mailbox(user).folder(INBOX) for user, _ in deliveries]
+        folders: list[Folder] = [self.mailbox(user).folder(INBOX) for user, _ in deliveries]
         prepared: list[Prepared] = []
+        if self._syncfs:
+            try:
+                for folder, (_, data) in zip(folders, deliveries, strict=True):
+                    prepared.append(folder.prepare(data, sync=False))
+                return self._commit_syncfs(folders, prepared)
+            except BaseException:
+                _discard(prepared)
+                raise
         try:
             if self.fsync and len(deliveries) > 1:
                 futures: list[Future[Prepared]] = [
@@ -107,7 +173,7 @@ class Store:
             dirs: set[Path] = set()
             try:
                 for indexes in groups.values():
-                    folder: Folder = folders[indexes[0]]
+                    folder = folders[indexes[0]]
                     infos = folder.commit([prepared[i] for i in indexes])
                     results.update(zip(indexes, infos, strict=True))
                     dirs.update(folder.path / prepared[i].sub for i in indexes)
@@ -116,10 +182,14 @@ class Store:
                     for directory in sorted(dirs):
                         fsync_dir(directory)
         except BaseException:
-            for p in prepared:
-                if p.tmp.exists():
-                    p.tmp.unlink(missing_ok=True)
+            _discard(prepared)
             raise
         if self._hook is not None:
             self._hook("dir-synced")
         return [results[i] for i in range(len(deliveries))]
+
+
+def _discard(prepared: list[Prepared]) -> None:
+    """Remove the tmp files of deliveries that were never committed (renamed away)."""
+    for p in prepared:
+        p.tmp.unlink(missing_ok=True)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import signal
+import smtplib
 import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from harness.cli._embedded import LISTENERS, available_kinds
+from reference_servers.store._store import resolve_sync_method
 
 
 def free_ports(count: int) -> list[int]:
@@ -29,11 +33,13 @@ def serve_args(data_dir: Path, ports: dict[str, int]) -> list[str]:
     return args
 
 
-def test_serve_prints_listeners_and_users_then_stops_cleanly_on_sigterm(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sync", ["fsync", "auto"])
+def test_serve_prints_listeners_and_users_then_stops_cleanly_on_sigterm(
+        tmp_path: Path, sync: str) -> None:
     kinds = available_kinds()
     ports = dict(zip(kinds, free_ports(len(kinds)), strict=True))
-    proc = subprocess.Popen(serve_args(tmp_path, ports), stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([*serve_args(tmp_path, ports), "--sync", sync],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         lines: list[str] = []
         deadline = time.monotonic() + 30
@@ -50,6 +56,14 @@ def test_serve_prints_listeners_and_users_then_stops_cleanly_on_sigterm(tmp_path
             with socket.create_connection(("127.0.0.1", port), timeout=5):
                 pass
         assert "alice@example.test" in banner and "bob@example.test" in banner
+        method = resolve_sync_method(sync)
+        assert f"durability  {method} before each 250" in banner
+        if "smtp" in ports:  # a message goes through whichever way it is made durable
+            with smtplib.SMTP("127.0.0.1", ports["smtp"], timeout=10) as client:
+                client.sendmail("x@remote.test", ["alice@example.test"],
+                                b"Subject: durable\r\n\r\nbody\r\n")
+            new = tmp_path / "mail" / "alice" / "Maildir" / "new"
+            assert [p.read_bytes().endswith(b"body\r\n") for p in new.iterdir()] == [True]
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=15) == 0
     finally:

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from reference_servers.store import Store
+from reference_servers.store._durable import syncfs_available
 
 STEPS = ["tmp-partial", "tmp-synced", "uid-recorded", "renamed", "dir-synced"]
 VISIBLE_AFTER = {"renamed", "dir-synced"}
@@ -23,8 +24,8 @@ def _die_at(step: str):
     return hook
 
 
-def _deliver(root: str, step: str, many: bool) -> None:
-    store = Store(root, hook=_die_at(step))
+def _deliver(root: str, step: str, many: bool, sync: str) -> None:
+    store = Store(root, sync=sync, hook=_die_at(step))
     if many:
         store.deliver_many([("alice", BIG), ("bob", BIG), ("alice", BIG)])
     else:
@@ -32,21 +33,29 @@ def _deliver(root: str, step: str, many: bool) -> None:
     os._exit(0)
 
 
-def _run_child(root: Path, step: str, *, many: bool) -> int | None:
+def _run_child(root: Path, step: str, *, many: bool, sync: str) -> int | None:
     ctx = multiprocessing.get_context("fork")
-    proc = ctx.Process(target=_deliver, args=(str(root), step, many))
+    proc = ctx.Process(target=_deliver, args=(str(root), step, many, sync))
     proc.start()
     proc.join(30)
     return proc.exitcode
 
 
+@pytest.fixture(params=["fsync", "syncfs"])
+def sync(request: pytest.FixtureRequest) -> str:
+    """Both ways of making a delivery durable go through the same steps."""
+    if request.param == "syncfs" and not syncfs_available():
+        pytest.skip("syncfs(2) is Linux-only")
+    return str(request.param)
+
+
 @pytest.mark.parametrize("step", STEPS)
-def test_crash_at_each_step_of_a_delivery(tmp_path: Path, step: str) -> None:
+def test_crash_at_each_step_of_a_delivery(tmp_path: Path, step: str, sync: str) -> None:
     root = tmp_path / "mail"
     before = Store(root).deliver("alice", b"Subject: first\r\n\r\nfirst\r\n")
     validity = Store(root).mailbox("alice").folder().uidvalidity
 
-    assert _run_child(root, step, many=False) == CRASHED
+    assert _run_child(root, step, many=False, sync=sync) == CRASHED
 
     inbox = Store(root).mailbox("alice").folder()
     msgs = inbox.messages()
@@ -66,9 +75,9 @@ def test_crash_at_each_step_of_a_delivery(tmp_path: Path, step: str) -> None:
 
 
 @pytest.mark.parametrize("step", ["tmp-synced", "uid-recorded", "renamed"])
-def test_crash_during_group_commit(tmp_path: Path, step: str) -> None:
+def test_crash_during_group_commit(tmp_path: Path, step: str, sync: str) -> None:
     root = tmp_path / "mail"
-    assert _run_child(root, step, many=True) == CRASHED
+    assert _run_child(root, step, many=True, sync=sync) == CRASHED
     store = Store(root)
     for user in ("alice", "bob"):
         folder = store.mailbox(user).folder()

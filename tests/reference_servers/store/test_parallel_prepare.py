@@ -1,4 +1,5 @@
-"""deliver_many syncs its tmp files in parallel threads; that must survive a fork."""
+"""With sync="fsync", deliver_many syncs its tmp files in parallel threads; that must survive
+a fork."""
 
 from __future__ import annotations
 
@@ -11,12 +12,12 @@ BODY = b"Subject: parallel\r\n\r\nbody\r\n"
 
 
 def _child(root: str) -> None:
-    Store(root).deliver_many([("alice", BODY), ("bob", BODY), ("alice", BODY)])
+    Store(root, sync="fsync").deliver_many([("alice", BODY), ("bob", BODY), ("alice", BODY)])
 
 
 def test_group_commit_in_a_forked_child_after_the_parent_used_the_pool(tmp_path: Path) -> None:
     root = tmp_path / "mail"
-    store = Store(root)
+    store = Store(root, sync="fsync")
     # The parent's pool now has more idle threads than the child's batch needs, so a child
     # that reused the inherited (thread-less) pool would queue work nobody runs.
     store.deliver_many([("alice", BODY)] * 8 + [("bob", BODY)] * 8)
@@ -31,7 +32,7 @@ def test_group_commit_in_a_forked_child_after_the_parent_used_the_pool(tmp_path:
 
 
 def test_parallel_batch_keeps_order_and_uids(tmp_path: Path) -> None:
-    store = Store(tmp_path / "mail")
+    store = Store(tmp_path / "mail", sync="fsync")
     bodies = [b"Subject: %d\r\n\r\n%d\r\n" % (i, i) for i in range(40)]
     infos = store.deliver_many([("alice", body) for body in bodies])
     assert [info.uid for info in infos] == list(range(1, 41))
