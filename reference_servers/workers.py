@@ -125,7 +125,13 @@ _POOLS = "workers"  # ctx.services key: every worker pool of one embedded instan
 
 async def spread(server: asyncio.Server, module: str, kind: str, host: str, ctx: Any,
                  extra: int) -> None:
-    """Start ``extra`` workers for a listener that bound with SO_REUSEPORT.
+    """Start ``extra`` workers for a listener that bound with SO_REUSEPORT, then listen.
+
+    The listener must be created with ``start_serving=False``: a bound socket that is not
+    listening gets no connections, so every session that arrives while the workers start
+    goes to a worker, and once this returns the kernel spreads them over every process.
+    (Listening first would hand the whole first burst of sessions, e.g. a load generator
+    that opens all its connections at once and reuses them, to this process alone.)
 
     The pool is kept in ``ctx.services`` so that :func:`stop_pools` (returned by each
     protocol's ``start_services``) stops it with the instance.
@@ -139,6 +145,7 @@ async def spread(server: asyncio.Server, module: str, kind: str, host: str, ctx:
         await asyncio.to_thread(pool.stop)
         raise
     ctx.services.setdefault(_POOLS, []).append(pool)
+    await server.start_serving()
 
 
 def pool_stopper(ctx: Any) -> Callable[[], Awaitable[None]]:

@@ -20,6 +20,7 @@ import contextlib
 import os
 import random
 import resource
+import select
 import statistics
 import subprocess
 import sys
@@ -93,16 +94,35 @@ class ReferenceServe:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> ReferenceServe:
-        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        # Unbuffered, so that select() sees every line the banner has not yet read.
+        self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, bufsize=0,
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         try:
+            deadline = time.monotonic() + 30
             wait_for_greeting(LOOPBACK, self.port, b"+OK" if self.kind == "pop3" else b"220",
-                              deadline=time.monotonic() + 30,
+                              deadline=deadline,
                               alive=lambda: self.proc is not None and self.proc.poll() is None)
+            # The port answers before every worker process may be up; serve prints its
+            # banner's last line once they all listen.
+            self._wait_for_banner(deadline)
         except Exception:
             self.__exit__()
             raise
         return self
+
+    def _wait_for_banner(self, deadline: float) -> None:
+        assert self.proc is not None and self.proc.stdout is not None
+        out = self.proc.stdout
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([out], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                break
+            line = out.readline()
+            if not line:
+                raise ChildProcessError("mailharness serve exited during start-up")
+            if line.startswith(b"Ctrl-C stops."):
+                return
+        raise TimeoutError("mailharness serve did not finish starting within 30 s")
 
     def __exit__(self, *_: object) -> None:
         if self.proc is not None:

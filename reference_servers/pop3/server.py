@@ -248,6 +248,7 @@ async def start_listener(kind: str, host: str, port: int, ctx: Any, *,
         ssl_handshake_timeout=_TLS_HANDSHAKE_TIMEOUT if implicit else None,
         reuse_address=True,
         reuse_port=True if extra or worker else None,
+        start_serving=not extra,  # with workers: listen once they all do (see spread)
     )
     if extra:
         await spread(server, __name__, kind, host, ctx, extra)

@@ -372,6 +372,7 @@ async def start_listener(kind: str, host: str, port: int, ctx: ServerContext, *,
         factory, host, port, ssl=ctx.tls if implicit else None,
         ssl_handshake_timeout=policy.tls_handshake_timeout if implicit else None,
         backlog=1024, reuse_address=True, reuse_port=True if extra or worker else None,
+        start_serving=not extra,  # with workers: listen once they all do (see spread)
     )
     if extra:
         await spread(server, __name__, kind, host, ctx, extra)

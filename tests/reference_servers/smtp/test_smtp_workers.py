@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import re
 import smtplib
+import socket
 import time
 from pathlib import Path
 
+import pytest
+
+from reference_servers import workers
 from reference_servers.embedded import LISTENERS, EmbeddedThread, ServeConfig
 
 _PID = re.compile(r"P(\d+)Q")  # the store's unique names carry the delivering pid
@@ -67,3 +71,40 @@ def test_two_processes_accept_deliver_and_relay(tmp_path: Path) -> None:
             subjects = sorted(p.read_bytes().split(b"Subject: ")[1].split(b"\r\n")[0]
                               for p in _files(bob))
             assert subjects == sorted(f"relayed {i}".encode() for i in range(count))
+
+
+def test_no_process_listens_before_every_worker_does(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """A client that connects the moment the port answers (a load generator opening all its
+    sessions at once, then reusing them) must find every process listening."""
+    probes: list[str] = []
+    start = workers.Workers.start
+
+    def probing_start(self: workers.Workers) -> None:
+        port = self._args[3]
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=2).close()
+            probes.append("accepted")
+        except ConnectionRefusedError:
+            probes.append("refused")
+        start(self)
+
+    monkeypatch.setattr(workers.Workers, "start", probing_start)
+    config = ServeConfig(data_dir=tmp_path, ports=_ports(smtp=0),
+                         settings={"smtp": {"workers": 2}})
+    with EmbeddedThread(config) as thread:
+        assert thread.servers is not None
+        port = thread.servers.port("smtp")
+        assert probes == ["refused"]
+        # A burst of sessions held open together lands in both processes.
+        clients = [smtplib.SMTP("127.0.0.1", port, timeout=10) for _ in range(16)]
+        try:
+            for i, client in enumerate(clients):
+                client.sendmail("x@client.test", ["alice@example.test"],
+                                f"Subject: burst {i}\r\n\r\nbody\r\n")
+        finally:
+            for client in clients:
+                client.quit()
+        local = _files(tmp_path / "mail" / "alice" / "Maildir")
+        pids = {int(m.group(1)) for p in local if (m := _PID.search(p.name))}
+        assert len(local) == 16 and len(pids) == 2
