@@ -78,7 +78,7 @@ def atomic_write(path: Path, data: bytes, *, fsync: bool) -> None:
         fsync_dir(path.parent)
 
 
-def write_new_file(path: Path, data: bytes, *, fsync: bool, mtime_ns: int | None,
+def write_new_file(path: str | Path, data: bytes, *, fsync: bool, mtime_ns: int | None,
                    on_partial: Callable[[], None] | None = None) -> None:
     """Create ``path`` (it must not exist) holding ``data``; fsync it when asked.
 

@@ -52,10 +52,10 @@ class Mailbox:
     def folder(self, name: str = INBOX, *, create: bool = False) -> Folder:
         canonical = normalize_folder(name)
         with self._lock:
-            path = self.path / folder_dirname(canonical)
             cached = self._folders.get(canonical)
-            if cached is not None and (path / "cur").is_dir():
+            if cached is not None and cached.exists():
                 return cached
+            path = self.path / folder_dirname(canonical)
             if not (path / "cur").is_dir():
                 if not create:
                     raise MailboxNotFound(f"no folder named {canonical!r}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Iterable, Sequence
@@ -142,7 +143,11 @@ class Store:
         Returns when every message is durable. If it raises, messages already committed
         may have been delivered (and are durable); the others were not.
         """
-        folders: list[Folder] = [self.mailbox(user).folder(INBOX) for user, _ in deliveries]
+        inboxes: dict[str, Folder] = {}
+        for user, _ in deliveries:
+            if user not in inboxes:
+                inboxes[user] = self.mailbox(user).folder(INBOX)
+        folders = [inboxes[user] for user, _ in deliveries]
         prepared: list[Prepared] = []
         if self._syncfs:
             try:
@@ -192,4 +197,5 @@ class Store:
 def _discard(prepared: list[Prepared]) -> None:
     """Remove the tmp files of deliveries that were never committed (renamed away)."""
     for p in prepared:
-        p.tmp.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(p.tmp)
