@@ -13,7 +13,7 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -164,7 +164,7 @@ class Folder:
         """Step 1 of a delivery: write tmp/<unique>, fsync it. Nothing is visible yet.
 
         ``sync=False`` leaves the fsync to the caller, who must make the file durable
-        (``commit``'s ``barrier``) before it is renamed into place.
+        before it is renamed into place (``record_locked``, then ``publish_locked``).
         """
         if not isinstance(data, bytes | bytearray | memoryview):
             raise TypeError("message data must be bytes")
@@ -188,33 +188,47 @@ class Folder:
         self._step("tmp-synced")
         return Prepared(self, tmp, base, sub, filename, size, mtime_ns, wanted)
 
-    def commit(self, batch: list[Prepared], *,
-               barrier: Callable[[], None] | None = None) -> list[MessageInfo]:
+    def commit(self, batch: list[Prepared]) -> list[MessageInfo]:
         """Step 2: give UIDs, record them durably, then rename into place (one lock hold).
 
         The uid list is fsync'd before any rename, so a UID is on disk before any reader
         can see the message: after a crash a UID can never be handed out twice
         (RFC 3501 §2.3.1.1). The caller fsyncs the target directories afterwards.
-        A ``barrier`` replaces that fsync: it must make the uid list and the prepared
-        files durable together (one syncfs).
         """
         if not batch:
             return []
-        with self._lock, self._flock.held():
-            self._ensure_uidlist_locked()
-            first = self._uidlist.uidnext
-            records = [Record(first + i, p.size, p.mtime_ns, p.base)
-                       for i, p in enumerate(batch)]
-            self._uidlist.append(records, fsync=self._fsync and barrier is None)
-            if self._fsync and barrier is not None:
-                barrier()
+        with self.locked():
+            records = self.record_locked(batch, sync=self._fsync)
             self._step("uid-recorded")
-            infos = []
-            for rec, p in zip(records, batch, strict=True):
-                os.rename(p.tmp, self._subdir_prefix[p.sub] + p.filename)
-                infos.append(MessageInfo(rec.uid, key_for(p.base), p.size, p.mtime_ns,
-                                         p.flags, self._subdirs[p.sub], p.filename))
-            self._step("renamed")
+            return self.publish_locked(batch, records)
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the folder (threads, then processes) for ``record_locked``/``publish_locked``.
+
+        A caller holding several folders takes them in one global order (their paths) so
+        that two group commits can never wait for each other.
+        """
+        with self._lock, self._flock.held():
+            yield
+
+    def record_locked(self, batch: list[Prepared], *, sync: bool) -> list[Record]:
+        """Give the batch its UIDs and append them to the uid list (fsync'd if ``sync``;
+        otherwise the caller makes them durable, with the tmp files, before publishing)."""
+        self._ensure_uidlist_locked()
+        first = self._uidlist.uidnext
+        records = [Record(first + i, p.size, p.mtime_ns, p.base) for i, p in enumerate(batch)]
+        self._uidlist.append(records, fsync=sync)
+        return records
+
+    def publish_locked(self, batch: list[Prepared], records: list[Record]) -> list[MessageInfo]:
+        """Rename the recorded batch into new/ or cur/: from here readers see it."""
+        infos = []
+        for rec, p in zip(records, batch, strict=True):
+            os.rename(p.tmp, self._subdir_prefix[p.sub] + p.filename)
+            infos.append(MessageInfo(rec.uid, key_for(p.base), p.size, p.mtime_ns,
+                                     p.flags, self._subdirs[p.sub], p.filename))
+        self._step("renamed")
         return infos
 
     def set_flags(self, uid: int, flags: Iterable[str]) -> MessageInfo:

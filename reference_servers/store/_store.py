@@ -8,7 +8,6 @@ import threading
 from collections.abc import Iterable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from datetime import datetime
-from functools import partial
 from pathlib import Path
 
 from ._durable import fsync_dir, sync_filesystem, syncfs_available
@@ -112,29 +111,50 @@ class Store:
 
     def _commit_syncfs(self, folders: Sequence[Folder],
                        prepared: list[Prepared]) -> list[MessageInfo]:
-        """Commit written (unsynced) tmp files: per folder, one syncfs makes the files and
-        the uid list durable before the renames; a last one makes the renames durable."""
+        """Commit written (unsynced) tmp files with two syncfs calls, however many folders:
+        with every folder of the batch held, the UIDs are appended to each uid list, one
+        syncfs makes them and the files durable, the renames publish the messages, and a
+        last syncfs makes the renames durable."""
         groups: dict[int, list[int]] = {}
         for index, folder in enumerate(folders):
             groups.setdefault(id(folder), []).append(index)
+        # One global order (the paths) for holding several folders: no deadlock.
+        order = sorted(groups.values(), key=lambda indexes: str(folders[indexes[0]].path))
         results: dict[int, MessageInfo] = {}
+        publishing = False
         try:
-            for indexes in groups.values():
-                folder = folders[indexes[0]]
-                infos = folder.commit([prepared[i] for i in indexes],
-                                      barrier=partial(sync_filesystem, folder.path))
-                results.update(zip(indexes, infos, strict=True))
+            with contextlib.ExitStack() as held:
+                records = []
+                for indexes in order:
+                    folder = folders[indexes[0]]
+                    held.enter_context(folder.locked())
+                    records.append(folder.record_locked([prepared[i] for i in indexes],
+                                                        sync=False))
+                for device_path in self._devices(folders, order):
+                    sync_filesystem(device_path)
+                if self._hook is not None:
+                    self._hook("uid-recorded")
+                publishing = True
+                for indexes, recorded in zip(order, records, strict=True):
+                    folder = folders[indexes[0]]
+                    infos = folder.publish_locked([prepared[i] for i in indexes], recorded)
+                    results.update(zip(indexes, infos, strict=True))
         finally:
-            synced: set[int] = set()
-            for indexes in groups.values():
-                path = folders[indexes[0]].path
-                device = os.stat(path).st_dev
-                if device not in synced:  # one syncfs per file system
-                    synced.add(device)
-                    sync_filesystem(path)
+            if publishing:  # even a partly published batch: make what is visible durable
+                for device_path in self._devices(folders, order):
+                    sync_filesystem(device_path)
         if self._hook is not None:
             self._hook("dir-synced")
         return [results[i] for i in range(len(prepared))]
+
+    @staticmethod
+    def _devices(folders: Sequence[Folder], groups: list[list[int]]) -> list[Path]:
+        """One folder path per file system the batch touches (syncfs syncs a whole one)."""
+        seen: dict[int, Path] = {}
+        for indexes in groups:
+            path = folders[indexes[0]].path
+            seen.setdefault(os.stat(path).st_dev, path)
+        return list(seen.values())
 
     def deliver_many(self, deliveries: Sequence[tuple[str, bytes]]) -> list[MessageInfo]:
         """Deliver to several INBOXes with one uid-list fsync and one directory fsync per

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import threading
 from pathlib import Path
 
 import pytest
@@ -65,13 +66,36 @@ def test_files_and_uids_are_synced_before_any_rename_and_the_renames_after(
 
 
 @needs_syncfs
-def test_one_barrier_per_folder_and_one_final_sync(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_two_syncs_per_batch_however_many_folders(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     store = Store(tmp_path / "mail", sync="syncfs")
+    users = [f"user{i}" for i in range(6)]
+    store.deliver_many([(user, BODY) for user in users])  # create the folders
     calls: list[Path] = []
     monkeypatch.setattr(_store, "sync_filesystem", calls.append)
-    store.deliver_many([("alice", BODY), ("bob", BODY), ("alice", BODY)])
-    assert len(calls) == 3  # alice's barrier, bob's barrier, the renames of both
+    infos = store.deliver_many([(user, BODY) for user in users + users[::-1]])
+    assert len(calls) == 2  # every uid list and file before the renames, then the renames
+    assert [info.uid for info in infos] == [2] * 6 + [3] * 6
+
+
+def test_group_commits_over_the_same_folders_in_any_order_never_deadlock(
+        tmp_path: Path) -> None:
+    store = Store(tmp_path / "mail", sync="syncfs")
+    users = [f"user{i}" for i in range(5)]
+
+    def deliver(order: list[str]) -> None:
+        for _ in range(20):
+            store.deliver_many([(user, BODY) for user in order])
+
+    threads = [threading.Thread(target=deliver, args=(users if i % 2 else users[::-1],))
+               for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in threads), "group commits deadlocked"
+    for user in users:
+        assert [m.uid for m in store.mailbox(user).folder().messages()] == list(range(1, 81))
 
 
 @needs_syncfs
