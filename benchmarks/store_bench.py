@@ -1,5 +1,6 @@
-"""Benchmark the Maildir store: delivery rate (fsync on/off, group commit) and the time to
-open a 100,000-message folder the first time (no index) and the second time (index).
+"""Benchmark the Maildir store: delivery rate (each sync method, fsync off, group commit)
+and the time to open a 100,000-message folder the first time (no index) and the second
+time (index).
 
     .venv/bin/python benchmarks/store_bench.py [--messages 100000] [--runs 3]
 
@@ -18,9 +19,11 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
 from reference_servers.store import Store
+from reference_servers.store._durable import syncfs_available
 from reference_servers.store._filenames import unique_base
 
 REPORT = Path(__file__).resolve().parents[1] / "reports" / "store_bench.json"
@@ -35,9 +38,9 @@ def _median(runs: int, measure: Callable[[], float]) -> tuple[float, list[float]
     return statistics.median(values), values
 
 
-def deliveries_per_second(base: Path, count: int, *, fsync: bool) -> float:
+def deliveries_per_second(base: Path, count: int, *, fsync: bool, sync: str = "auto") -> float:
     root = Path(tempfile.mkdtemp(dir=base))
-    store = Store(root, fsync=fsync)
+    store = Store(root, fsync=fsync, sync=sync)
     store.deliver("alice", BODY)  # create the tree outside the timing
     start = time.perf_counter()
     for _ in range(count):
@@ -47,10 +50,12 @@ def deliveries_per_second(base: Path, count: int, *, fsync: bool) -> float:
     return count / elapsed
 
 
-def group_commit_per_second(base: Path, batches: int, recipients: int) -> float:
+def group_commit_per_second(base: Path, batches: int, recipients: int, sync: str,
+                            user_count: int) -> float:
+    """Batches of ``recipients`` messages spread over ``user_count`` INBOXes."""
     root = Path(tempfile.mkdtemp(dir=base))
-    store = Store(root)
-    users = [f"user{i}" for i in range(recipients)]
+    store = Store(root, sync=sync)
+    users = [f"user{i % user_count}" for i in range(recipients)]
     store.deliver_many([(u, BODY) for u in users])
     start = time.perf_counter()
     for _ in range(batches):
@@ -102,6 +107,7 @@ def main() -> int:
     args = parser.parse_args()
 
     base = Path(tempfile.mkdtemp(prefix="store-bench-", dir=args.dir))
+    methods = ["fsync", "syncfs"] if syncfs_available() else ["fsync"]
     try:
         results: dict[str, object] = {
             "python": platform.python_version(),
@@ -110,19 +116,25 @@ def main() -> int:
             "runs": args.runs,
             "message_octets": len(BODY),
         }
-        med, runs = _median(args.runs, lambda: deliveries_per_second(
-            base, args.fsync_deliveries, fsync=True))
-        results["deliveries_per_s_fsync"] = {"median": med, "runs": runs,
-                                             "count": args.fsync_deliveries}
-        print(f"deliveries/s, fsync on : {med:9.1f}  {[round(r, 1) for r in runs]}")
+        for method in methods:
+            med, runs = _median(args.runs, partial(
+                deliveries_per_second, base, args.fsync_deliveries, fsync=True, sync=method))
+            results[f"deliveries_per_s_{method}"] = {"median": med, "runs": runs,
+                                                     "count": args.fsync_deliveries}
+            print(f"deliveries/s, {method:<7}: {med:9.1f}  {[round(r, 1) for r in runs]}")
         med, runs = _median(args.runs, lambda: deliveries_per_second(
             base, args.nofsync_deliveries, fsync=False))
         results["deliveries_per_s_nofsync"] = {"median": med, "runs": runs,
                                                "count": args.nofsync_deliveries}
         print(f"deliveries/s, fsync off: {med:9.1f}  {[round(r, 1) for r in runs]}")
-        med, runs = _median(args.runs, lambda: group_commit_per_second(base, 30, 10))
-        results["group_commit_msgs_per_s_fsync_10_rcpts"] = {"median": med, "runs": runs}
-        print(f"deliver_many, 10 rcpts : {med:9.1f} msg/s  {[round(r, 1) for r in runs]}")
+        for method in methods:
+            for recipients, user_count in ((10, 10), (16, 1)):
+                med, runs = _median(args.runs, partial(
+                    group_commit_per_second, base, 30, recipients, method, user_count))
+                key = f"group_commit_msgs_per_s_{method}_{recipients}_to_{user_count}_users"
+                results[key] = {"median": med, "runs": runs}
+                print(f"deliver_many, {recipients} msgs to {user_count:>2} users, {method:<6}: "
+                      f"{med:9.1f} msg/s  {[round(r, 1) for r in runs]}")
 
         root = base / "big"
         t = time.perf_counter()

@@ -1,9 +1,13 @@
 """Durable delivery off the event loop, with group commit across sessions.
 
 Every session's message goes into one shared batch; a worker thread hands the whole
-batch to :meth:`Store.deliver_many`, which fsyncs each file, then each Maildir
-directory once for the batch. While one batch is being synced the next one fills up,
-so under load many sessions share one directory fsync. Each caller still gets its own
+batch to :meth:`Store.deliver_many`, which makes the batch durable at once (one syncfs
+before and one after the renames, or each file's fsync and one fsync per directory).
+While one batch is being synced the next one fills up, so under load many sessions share
+one sync. One committer per process is the default: measured with smtp-source (50
+sessions, 2 server processes), two committers made smaller batches whose syncs waited for
+each other: 3,100 vs 3,500-4,200 msg/s reusing connections, 2,000 vs 2,500 with a new
+connection per message, and more CPU per message. Each caller still gets its own
 outcome: if a batch fails, its parts are retried one by one so that a single bad
 delivery fails alone. The 250 reply is sent only after the awaited call returns
 (RFC 5321 §6.1: once accepted, the server is responsible for the message).
@@ -23,7 +27,7 @@ Batch = list[tuple[list[tuple[str, bytes]], "asyncio.Future[list[MessageInfo]]"]
 
 
 class GroupDeliverer:
-    def __init__(self, store: Store, *, workers: int = 2, max_batch: int = 512) -> None:
+    def __init__(self, store: Store, *, workers: int = 1, max_batch: int = 512) -> None:
         self.store = store
         self.workers = workers
         self.max_batch = max_batch
