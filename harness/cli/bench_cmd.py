@@ -49,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
                    help="servers: processes of the reference servers (serve --workers); "
                    "Postfix and Dovecot use several processes too (default: one per core, "
                    "%(default)s)")
+    p.add_argument("--sync", choices=("auto", "fsync", "syncfs"), default="auto",
+                   help="servers: how the reference makes a delivery durable (serve --sync; "
+                   "default %(default)s)")
     p.add_argument("--pop3-messages", type=int, default=1000,
                    help="servers: messages in each POP3 maildrop (default 1000)")
     p.add_argument("--pop3-seconds", type=float, default=8.0,
@@ -186,7 +189,7 @@ def _servers(args: argparse.Namespace) -> int:
     smtp: dict[str, dict[str, object]] = {}
     pop3: dict[str, dict[str, object]] = {}
     with bench_servers.base_dir() as base:
-        contenders = bench_servers.smtp_contenders(base / "smtp", args.workers)
+        contenders = bench_servers.smtp_contenders(base / "smtp", args.workers, args.sync)
         for reuse in (False, True):
             mode = "reuse" if reuse else "new"
             rows: dict[str, list[dict[str, float]]] = {name: [] for name in contenders}
@@ -229,6 +232,7 @@ def _servers(args: argparse.Namespace) -> int:
     out = args.out or Path("reports") / f"bench-servers-{datetime.datetime.now():%Y%m%d-%H%M%S}"
     out.mkdir(parents=True, exist_ok=True)
     data = {"command": command, "cpus": os.cpu_count(), "reference_workers": args.workers,
+            "reference_sync": args.sync,
             "smtp_messages": messages,
             "sessions": args.sessions, "runs": args.runs, "pop3_maildrop": args.pop3_messages,
             "pop3_clients": len(bench_servers.POP3_USERS), "pop3_seconds": args.pop3_seconds,
@@ -237,7 +241,8 @@ def _servers(args: argparse.Namespace) -> int:
     lines = [f"# Server benchmark ({os.cpu_count()} cores, medians of {args.runs} run(s))", "",
              f"Command: `{command}`", "",
              f"SMTP: smtp-source, {args.sessions} sessions, {messages} messages of 1 KB; "
-             "durable Maildir delivery; files counted on disk afterwards.", "",
+             "durable Maildir delivery; files counted on disk afterwards. The reference: "
+             f"`serve --workers {args.workers} --sync {args.sync}`.", "",
              "| server, mode | accepted msg/s | stored msg/s | server CPU s | all on disk |",
              "|---|---:|---:|---:|---|"]
     for name, value in smtp.items():

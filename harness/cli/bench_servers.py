@@ -82,10 +82,10 @@ class ReferenceServe:
     """``mailharness serve`` in a child process with one listener on a free port."""
 
     def __init__(self, data_dir: Path, kind: str, users_file: Path | None = None,
-                 workers: int = 1) -> None:
+                 workers: int = 1, sync: str = "auto") -> None:
         self.data_dir, self.kind, self.port = data_dir, kind, free_port()
         argv = [sys.executable, "-m", "harness", "serve", "--data-dir", str(data_dir),
-                "--workers", str(workers)]
+                "--workers", str(workers), "--sync", sync]
         for other in _KINDS:
             argv += [f"--{other}-port", str(self.port if other == kind else 0)]
         if users_file is not None:
@@ -143,7 +143,8 @@ def _count(maildir: Path) -> int:
     return len(_maildir.message_files(maildir)) if maildir.exists() else 0
 
 
-def smtp_contenders(base: Path, workers: int = 1) -> dict[str, Callable[[], Any]]:
+def smtp_contenders(base: Path, workers: int = 1,
+                    sync: str = "auto") -> dict[str, Callable[[], Any]]:
     """Name -> a fresh server context (each run starts from an empty Maildir)."""
     counter = iter(range(1 << 30))
 
@@ -154,7 +155,7 @@ def smtp_contenders(base: Path, workers: int = 1) -> dict[str, Callable[[], Any]
         return path
 
     contenders: dict[str, Callable[[], Any]] = {
-        "reference": lambda: ReferenceServe(fresh("ref"), "smtp", workers=workers),
+        "reference": lambda: ReferenceServe(fresh("ref"), "smtp", workers=workers, sync=sync),
         "aiosmtpd": lambda: AiosmtpdPeer(fresh("aiosmtpd")),
     }
     if postfix.available() is None:

@@ -21,7 +21,7 @@ def test_bench_servers_small(tmp_path: Path) -> None:
     out = tmp_path / "report"
     done = subprocess.run(
         [sys.executable, "-m", "harness", "bench", "servers", "--messages", "200", "--runs", "1",
-         "--pop3-seconds", "1", "--pop3-messages", "50", "--out", str(out)],
+         "--pop3-seconds", "1", "--pop3-messages", "50", "--sync", "fsync", "--out", str(out)],
         capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     data = json.loads((out / "bench.json").read_text())
@@ -31,4 +31,6 @@ def test_bench_servers_small(tmp_path: Path) -> None:
     assert set(data["pop3"]) == {"reference", "dovecot"}
     assert all(v["median_sessions_per_s"] > 0 for v in data["pop3"].values())
     assert "pop3 reference / dovecot" in data["ratios"]
-    assert (out / "bench.md").read_text().startswith("# Server benchmark")
+    assert data["reference_sync"] == "fsync"
+    report = (out / "bench.md").read_text()
+    assert report.startswith("# Server benchmark") and "--sync fsync" in report
