@@ -40,6 +40,7 @@ from .auth import UserFileError, UserTable
 from .embedded import SPECS, EmbeddedServers, ServeConfig
 from .relay.routes import NextHop, RouteError, parse_target
 from .relay.settings import RelaySettings, RelaySettingsError
+from .store import resolve_sync_method
 
 _TOP_KEYS = ("data_dir", "host", "servers")
 _SERVER_KEYS = ("hostname", "host", "domains", "users", "users_file", "ports", "routes",
@@ -140,6 +141,11 @@ class _Reader:
             raise self.fail(f"{key}.settings.smtp", str(exc)) from exc
         if routes and "routes" in settings.get("smtp", {}):
             raise self.fail(f"{key}.settings.smtp.routes", f"give the routes once, in {key}.routes")
+        if "sync" in settings.get("store", {}):
+            try:
+                resolve_sync_method(str(settings["store"]["sync"]))
+            except ValueError as exc:
+                raise self.fail(f"{key}.settings.store.sync", str(exc)) from exc
         server = ServerSpec(
             name=name,
             hostname=self.string(spec.get("hostname", name), f"{key}.hostname"),

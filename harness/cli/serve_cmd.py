@@ -46,7 +46,8 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--sync", choices=("auto", "fsync", "syncfs"), default="auto",
                    help="how a delivery is made durable before its 250: fsync each file, "
                    "the uid list and the directory, or one syncfs(2) per group commit "
-                   "(Linux); auto picks syncfs where it exists (default %(default)s)")
+                   "(Linux); auto picks syncfs where it exists (default %(default)s). "
+                   "With --config, each server's settings.store.sync says it instead")
     built = set(_embedded.available_kinds())
     for spec in _embedded.LISTENERS:
         state = "" if spec.kind in built else "; not built yet in this version"

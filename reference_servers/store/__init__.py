@@ -25,11 +25,12 @@ from ._folder import Folder
 from ._mailbox import Mailbox
 from ._message import MessageInfo
 from ._names import INBOX, SEPARATOR
-from ._store import Store
+from ._store import SYNC_METHODS, Store, resolve_sync_method
 
 __all__ = [
     "INBOX",
     "SEPARATOR",
+    "SYNC_METHODS",
     "Folder",
     "InvalidFlag",
     "InvalidMailboxName",
@@ -40,4 +41,5 @@ __all__ = [
     "MessageNotFound",
     "Store",
     "StoreError",
+    "resolve_sync_method",
 ]

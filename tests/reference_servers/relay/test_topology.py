@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from reference_servers.relay.routes import NextHop, RouteTable
+from reference_servers.store import resolve_sync_method
 from reference_servers.topology import (
     TopologyError,
     build_configs,
@@ -34,7 +35,9 @@ servers:
     users: {alice: {password: {plain: secret}}}
     ports: {smtp: 0, submission: 0}
     routes: {b.test: {server: mta-b}}
-    settings: {smtp: {relay: {retry_initial: 0.1, retry_max: 0.5, max_age: 20}}}
+    settings:
+      smtp: {relay: {retry_initial: 0.1, retry_max: 0.5, max_age: 20}}
+      store: {sync: fsync}
   mta-b:
     hostname: mta-b.test
     domains: [b.test]
@@ -66,6 +69,7 @@ def test_configs_one_per_server_with_own_dir_users_and_routes(tmp_path: Path) ->
     assert a.ports["smtp"] == 0 and a.ports["imap"] is None
     assert a.users_file is not None and "alice" in a.users_file.read_text()
     assert a.settings["smtp"]["relay"]["max_age"] == 20
+    assert a.settings["store"] == {"sync": "fsync"} and "store" not in b.settings
     # Named routes resolve through the shared directory once the server listens.
     routes = RouteTable.from_settings(
         a.settings["smtp"]["routes"], directory=a.settings["smtp"]["server_directory"]
@@ -95,6 +99,8 @@ def test_configs_one_per_server_with_own_dir_users_and_routes(tmp_path: Path) ->
          "servers.a: 'users' is empty"),
         ("servers: {a: {ports: {smtp: 0}, settings: {smtp: {relay: {max_age: -1}}}}}",
          "servers.a.settings.smtp: relay.max_age: must be a positive number"),
+        ("servers: {a: {ports: {smtp: 0}, settings: {store: {sync: fdatasync}}}}",
+         "servers.a.settings.store.sync: sync method must be one of auto, fsync, syncfs"),
         ("servers: {a: {ports: {smtp: 0}, users_file: missing.yaml}}",
          "servers.a.users_file:"),
         ("servers: [", "not valid YAML"),
@@ -134,6 +140,9 @@ def test_two_reference_mtas_relay_and_bounce(tmp_path: Path) -> None:
         servers = await start_topology(write(tmp_path, TWO), data_dir=tmp_path / "state")
         try:
             mta_a, mta_b = servers
+            # mta-a's settings pick fsync; mta-b makes its deliveries durable the default way.
+            assert mta_a.ctx.store.sync_method == "fsync"
+            assert mta_b.ctx.store.sync_method == resolve_sync_method("auto")
             port = mta_a.port("submission")
             assert port is not None
             await asyncio.to_thread(_submit, port, ["bob@b.test", "nobody@b.test"])
