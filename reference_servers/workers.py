@@ -29,12 +29,60 @@ Starter = Callable[[str, str, int, Any], Awaitable[asyncio.AbstractServer]]
 _STOP_TIMEOUT = 5.0
 
 
+class SessionCounter:
+    """The open sessions of one listener, across every process that serves it.
+
+    A listener's connection limit (RFC 5321 §4.5.3.1's "maximum number of connections",
+    the POP3 ``max_connections``) holds for the listener, however many processes serve
+    it: with workers, the count is an integer in shared memory that each process changes
+    under its lock; alone, a plain int. A worker that dies abruptly leaves its sessions
+    counted until the server restarts (workers only exit with their parent).
+    """
+
+    def __init__(self, shared: Any | None = None) -> None:
+        self._shared = shared  # a multiprocessing Value("i") with a lock, or None
+        self._local = 0
+
+    @classmethod
+    def across_processes(cls) -> SessionCounter:
+        return cls(multiprocessing.get_context("spawn").Value("i", 0))
+
+    @property
+    def shared(self) -> Any | None:
+        """What a worker process needs to count with us (pass it to ``SessionCounter``)."""
+        return self._shared
+
+    @property
+    def value(self) -> int:
+        return self._local if self._shared is None else int(self._shared.value)
+
+    def try_enter(self, limit: int) -> bool:
+        """Count one more session, unless ``limit`` are open already."""
+        if self._shared is None:
+            if self._local >= limit:
+                return False
+            self._local += 1
+            return True
+        with self._shared.get_lock():
+            if self._shared.value >= limit:
+                return False
+            self._shared.value += 1
+            return True
+
+    def leave(self) -> None:
+        if self._shared is None:
+            self._local -= 1
+            return
+        with self._shared.get_lock():
+            self._shared.value -= 1
+
+
 class Workers:
     """``count`` worker processes serving ``kind`` on ``host``:``port`` next to us."""
 
     def __init__(self, starter_module: str, kind: str, host: str, port: int, config: Any,
-                 count: int) -> None:
-        self._args = (starter_module, kind, host, port, config, _uses_uvloop())
+                 count: int, sessions: SessionCounter) -> None:
+        self._args = (starter_module, kind, host, port, config, _uses_uvloop(), sessions.shared)
         self._count = count
         self._procs: list[Any] = []
         self._pipes: list[Connection] = []
@@ -80,7 +128,7 @@ def _uses_uvloop() -> bool:
 
 
 def _worker_main(module: str, kind: str, host: str, port: int, config: Any, uvloop: bool,
-                 parent: Connection) -> None:
+                 sessions: Any, parent: Connection) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     runner: asyncio.Runner
     if uvloop:
@@ -90,11 +138,11 @@ def _worker_main(module: str, kind: str, host: str, port: int, config: Any, uvlo
     else:
         runner = asyncio.Runner()
     with runner:
-        runner.run(_serve(module, kind, host, port, config, parent))
+        runner.run(_serve(module, kind, host, port, config, SessionCounter(sessions), parent))
 
 
 async def _serve(module: str, kind: str, host: str, port: int, config: Any,
-                 parent: Connection) -> None:
+                 sessions: SessionCounter, parent: Connection) -> None:
     import importlib
 
     from .embedded import build_context
@@ -103,8 +151,8 @@ async def _serve(module: str, kind: str, host: str, port: int, config: Any,
     gone = asyncio.Event()
     try:
         ctx = build_context(config)
-        server = await importlib.import_module(module).start_listener(kind, host, port, ctx,
-                                                                      worker=True)
+        server = await importlib.import_module(module).start_listener(
+            kind, host, port, ctx, worker=True, sessions=sessions)
     except Exception as exc:  # the parent reports it; nothing is listening here
         parent.send(f"{type(exc).__name__}: {exc}")
         return
@@ -123,8 +171,16 @@ async def _serve(module: str, kind: str, host: str, port: int, config: Any,
 _POOLS = "workers"  # ctx.services key: every worker pool of one embedded instance
 
 
+def sessions_for(extra: int, given: SessionCounter | None) -> SessionCounter:
+    """The session counter of a listener: the one a worker was given, a shared one for a
+    listener about to start ``extra`` workers, or a plain one."""
+    if given is not None:
+        return given
+    return SessionCounter.across_processes() if extra else SessionCounter()
+
+
 async def spread(server: asyncio.Server, module: str, kind: str, host: str, ctx: Any,
-                 extra: int) -> None:
+                 extra: int, sessions: SessionCounter) -> None:
     """Start ``extra`` workers for a listener that bound with SO_REUSEPORT, then listen.
 
     The listener must be created with ``start_serving=False``: a bound socket that is not
@@ -137,7 +193,7 @@ async def spread(server: asyncio.Server, module: str, kind: str, host: str, ctx:
     protocol's ``start_services``) stops it with the instance.
     """
     bound = server.sockets[0].getsockname()[1]  # port 0 picked one: the workers share it
-    pool = Workers(module, kind, host, bound, ctx.config, extra)
+    pool = Workers(module, kind, host, bound, ctx.config, extra, sessions)
     try:
         await asyncio.to_thread(pool.start)
     except BaseException:

@@ -54,7 +54,8 @@ class Pop3Policy:
     bare_lf: EolPolicy = EolPolicy.REJECT
     implementation: str = "mailharness-reference-pop3"
     workers: int = 1
-    # Sessions one process serves at once; the next is told [SYS/TEMP] and closed.
+    # Sessions one listener serves at once, across its processes (workers.SessionCounter);
+    # the next is told [SYS/TEMP] and closed.
     max_connections: int = 1000
 
     def __post_init__(self) -> None:

@@ -9,7 +9,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, cast
 
-from ..workers import pool_stopper, spread
+from ..workers import SessionCounter, pool_stopper, sessions_for, spread
 from . import _events as ev
 from ._connection import Chunk, Connection
 from ._parser import ParseError
@@ -30,11 +30,13 @@ _TLS_HANDSHAKE_TIMEOUT = 30.0
 
 class _Pop3Protocol(asyncio.Protocol):
     def __init__(self, ctx: Any, policy: Pop3Policy, implicit_tls: bool,
-                 active: set[_Pop3Protocol]) -> None:
+                 active: set[_Pop3Protocol], sessions: SessionCounter) -> None:
         self._ctx = ctx
         self._policy = policy
         self._implicit_tls = implicit_tls
         self._active = active  # the sessions this listener serves in this process
+        self._sessions = sessions  # ... and their count in every process of the listener
+        self._counted = False
         self._loop = asyncio.get_running_loop()
         self._transport: asyncio.Transport | None = None
         self._conn = Connection(
@@ -59,11 +61,12 @@ class _Pop3Protocol(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement the interface without subclassing asyncio's.
         self._transport = cast(asyncio.Transport, transport)
-        if len(self._active) >= self._policy.max_connections:
+        if not self._sessions.try_enter(self._policy.max_connections):
             self._lost = True
             self._transport.write(self._conn.refuse())
             self._transport.close()
             return
+        self._counted = True
         self._active.add(self)
         self._transport.set_write_buffer_limits(_WRITE_HIGH, _WRITE_LOW)
         self._session = Session(
@@ -91,6 +94,9 @@ class _Pop3Protocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._active.discard(self)
+        if self._counted:
+            self._counted = False
+            self._sessions.leave()
         self._lost = True
         self._wake.set()
         if self._writable is not None and not self._writable.done():
@@ -226,7 +232,8 @@ class _Pop3Protocol(asyncio.Protocol):
 
 
 async def start_listener(kind: str, host: str, port: int, ctx: Any, *,
-                         worker: bool = False) -> asyncio.Server:
+                         worker: bool = False,
+                         sessions: SessionCounter | None = None) -> asyncio.Server:
     """Listen for ``pop3`` (plain, STLS available) or ``pop3s`` (implicit TLS, RFC 8314).
 
     With the ``workers`` setting above 1, ``workers - 1`` more processes listen on the
@@ -238,10 +245,11 @@ async def start_listener(kind: str, host: str, port: int, ctx: Any, *,
     policy = Pop3Policy.from_settings(ctx.settings("pop3"))
     implicit = kind == "pop3s"
     extra = 0 if worker else policy.workers - 1
+    counter = sessions_for(extra, sessions)  # max_connections holds across the workers
     loop = asyncio.get_running_loop()
     active: set[_Pop3Protocol] = set()
     server = await loop.create_server(
-        lambda: _Pop3Protocol(ctx, policy, implicit, active),
+        lambda: _Pop3Protocol(ctx, policy, implicit, active, counter),
         host,
         port,
         ssl=ctx.tls if implicit else None,
@@ -251,7 +259,7 @@ async def start_listener(kind: str, host: str, port: int, ctx: Any, *,
         start_serving=not extra,  # with workers: listen once they all do (see spread)
     )
     if extra:
-        await spread(server, __name__, kind, host, ctx, extra)
+        await spread(server, __name__, kind, host, ctx, extra, counter)
     return server
 
 

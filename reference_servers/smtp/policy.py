@@ -30,7 +30,7 @@ class SmtpPolicy:
     max_line: int = 512
     # RFC 5321 §4.5.3.1.6: 1000 octets per text line, CRLF included.
     max_text_line: int = 1000
-    # Per process: with ``workers`` > 1 each process admits this many.
+    # Per listener, across its processes when ``workers`` > 1 (workers.SessionCounter).
     max_connections: int = 2000
     # Timeouts per stage, RFC 5321 §4.5.3.2 (see Connection.idle_timeout). §4.5.3.2.7:
     # a server SHOULD wait at least 5 minutes for the next command (and a SASL line).

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from reference_servers.store import StoreError
 
-from ..workers import pool_stopper, spread
+from ..workers import SessionCounter, pool_stopper, sessions_for, spread
 from ._connection import Connection
 from ._events import (
     NEED_DATA,
@@ -59,7 +59,6 @@ class Shared:
     directory: Directory
     deliverer: GroupDeliverer
     relay: Any | None = None  # reference_servers.relay.RelayQueue when running
-    active: dict[str, int] = field(default_factory=dict)  # open connections per listener
     protocols: set[SmtpProtocol] = field(default_factory=set)
 
 
@@ -82,11 +81,12 @@ def new_queue_id() -> str:
 
 class SmtpProtocol(asyncio.Protocol):
     def __init__(self, kind: str, policy: SmtpPolicy, ctx: ServerContext, shared: Shared,
-                 *, implicit_tls: bool) -> None:
+                 *, implicit_tls: bool, sessions: SessionCounter) -> None:
         self.kind = kind
         self.policy = policy
         self.ctx = ctx
         self.shared = shared
+        self.sessions = sessions  # this listener's open sessions, in every process
         self.implicit_tls = implicit_tls
         self.transport: asyncio.Transport | None = None
         self.conn: Connection | None = None
@@ -113,13 +113,11 @@ class SmtpProtocol(asyncio.Protocol):
                           relay=self.shared.relay is not None, peer=self.peer_ip,
                           tls_available=self.ctx.tls is not None)
         self.conn = conn
-        active = self.shared.active.get(self.kind, 0)
-        if active >= self.policy.max_connections:
+        if not self.sessions.try_enter(self.policy.max_connections):
             # RFC 5321 §3.1: a server that cannot serve may answer 421 at once.
             transport.write(conn.send(Busy()))
             transport.close()
             return
-        self.shared.active[self.kind] = active + 1
         self._counted = True
         self.shared.protocols.add(self)
         transport.write(conn.send(Greeting()))
@@ -152,7 +150,7 @@ class SmtpProtocol(asyncio.Protocol):
             self._timer = None
         if self._counted:
             self._counted = False
-            self.shared.active[self.kind] -= 1
+            self.sessions.leave()
         self.shared.protocols.discard(self)
         self.transport = None
 
@@ -349,7 +347,8 @@ class SmtpProtocol(asyncio.Protocol):
 
 
 async def start_listener(kind: str, host: str, port: int, ctx: ServerContext, *,
-                         worker: bool = False) -> asyncio.Server:
+                         worker: bool = False,
+                         sessions: SessionCounter | None = None) -> asyncio.Server:
     """The embedded-mode entry point (see :mod:`reference_servers.embedded`).
 
     With the ``workers`` setting above 1, ``workers - 1`` more processes listen on the same
@@ -364,9 +363,10 @@ async def start_listener(kind: str, host: str, port: int, ctx: ServerContext, *,
     loop = asyncio.get_running_loop()
     implicit = policy.implicit_tls
     extra = 0 if worker else policy.workers - 1
+    counter = sessions_for(extra, sessions)  # max_connections holds across the workers
 
     def factory() -> SmtpProtocol:
-        return SmtpProtocol(kind, policy, ctx, shared, implicit_tls=implicit)
+        return SmtpProtocol(kind, policy, ctx, shared, implicit_tls=implicit, sessions=counter)
 
     server = await loop.create_server(
         factory, host, port, ssl=ctx.tls if implicit else None,
@@ -375,7 +375,7 @@ async def start_listener(kind: str, host: str, port: int, ctx: ServerContext, *,
         start_serving=not extra,  # with workers: listen once they all do (see spread)
     )
     if extra:
-        await spread(server, __name__, kind, host, ctx, extra)
+        await spread(server, __name__, kind, host, ctx, extra, counter)
     return server
 
 

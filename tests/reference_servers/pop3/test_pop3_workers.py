@@ -7,6 +7,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import time
 from pathlib import Path
 
 import pytest
@@ -89,3 +90,43 @@ def test_workers_setting_is_bounded() -> None:
     for bad in (0, 65):
         with pytest.raises(PolicyError):
             Pop3Policy.from_settings({"workers": bad})
+
+
+def _greeting(port: int) -> tuple[socket.socket, bytes]:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+    greeting = b""
+    while not greeting.endswith(b"\r\n"):
+        chunk = sock.recv(1000)
+        if not chunk:
+            break
+        greeting += chunk
+    return sock, greeting
+
+
+def test_the_connection_limit_holds_across_the_workers(tmp_path: Path) -> None:
+    ports: dict[str, int | None] = {spec.kind: None for spec in LISTENERS}
+    ports["pop3"] = 0
+    config = ServeConfig(data_dir=tmp_path / "data", ports=ports,
+                         settings={"pop3": {"workers": 2, "max_connections": 3}})
+    with EmbeddedThread(config) as thread:
+        assert thread.servers is not None
+        port = thread.servers.port("pop3")
+        assert port is not None
+        held = [_connect(port) for _ in range(3)]
+        try:
+            # However the kernel spread the three, the listener is full in every process.
+            for _ in range(4):
+                sock, greeting = _greeting(port)
+                sock.close()
+                assert greeting.startswith(b"-ERR [SYS/TEMP]"), greeting
+        finally:
+            for sock, _pid in held:
+                sock.close()
+        deadline = time.monotonic() + 5
+        while True:  # once the server has seen them close, sessions are admitted again
+            sock, greeting = _greeting(port)
+            sock.close()
+            if greeting.startswith(b"+OK") or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert greeting.startswith(b"+OK"), greeting

@@ -108,3 +108,37 @@ def test_no_process_listens_before_every_worker_does(tmp_path: Path,
         local = _files(tmp_path / "mail" / "alice" / "Maildir")
         pids = {int(m.group(1)) for p in local if (m := _PID.search(p.name))}
         assert len(local) == 16 and len(pids) == 2
+
+
+def _greeting(port: int) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        data = b""
+        while not data.endswith(b"\r\n"):
+            chunk = sock.recv(1000)
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+
+def test_the_connection_limit_holds_across_the_workers(tmp_path: Path) -> None:
+    config = ServeConfig(data_dir=tmp_path, ports=_ports(smtp=0),
+                         settings={"smtp": {"workers": 2, "max_connections": 3}})
+    with EmbeddedThread(config) as thread:
+        assert thread.servers is not None
+        port = thread.servers.port("smtp")
+        assert port is not None
+        held = [smtplib.SMTP("127.0.0.1", port, timeout=10) for _ in range(3)]
+        try:
+            # However the kernel spread the three, the listener is full in every process:
+            # RFC 5321 §3.1, 421 instead of the greeting.
+            for _ in range(4):
+                assert _greeting(port).startswith(b"421 4.3.2 ")
+        finally:
+            for client in held:
+                client.quit()
+        deadline = time.monotonic() + 5
+        while not (reply := _greeting(port)).startswith(b"220 ") and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert reply.startswith(b"220 ")
