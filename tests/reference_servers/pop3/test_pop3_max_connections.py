@@ -7,16 +7,7 @@ import socket
 from pathlib import Path
 
 from reference_servers.embedded import LISTENERS, EmbeddedThread, ServeConfig
-
-
-def _first_line(sock: socket.socket) -> bytes:
-    data = b""
-    while not data.endswith(b"\r\n"):
-        chunk = sock.recv(1000)
-        if not chunk:
-            break
-        data += chunk
-    return data
+from tests.loopback import first_line
 
 
 def test_third_session_is_refused_and_a_freed_slot_is_reused(tmp_path: Path) -> None:
@@ -29,17 +20,17 @@ def test_third_session_is_refused_and_a_freed_slot_is_reused(tmp_path: Path) -> 
         port = thread.servers.port("pop3")
         first = socket.create_connection(("127.0.0.1", port), timeout=10)
         second = socket.create_connection(("127.0.0.1", port), timeout=10)
-        assert _first_line(first).startswith(b"+OK")
-        assert _first_line(second).startswith(b"+OK")
+        assert first_line(first).startswith(b"+OK")
+        assert first_line(second).startswith(b"+OK")
         with socket.create_connection(("127.0.0.1", port), timeout=10) as third:
-            assert _first_line(third).startswith(b"-ERR [SYS/TEMP] ")
+            assert first_line(third).startswith(b"-ERR [SYS/TEMP] ")
             assert third.recv(100) == b""  # closed by the server
         first.sendall(b"QUIT\r\n")
-        assert _first_line(first).startswith(b"+OK")
+        assert first_line(first).startswith(b"+OK")
         first.close()
         for _ in range(50):  # the server notices the close on its next loop turn
             with socket.create_connection(("127.0.0.1", port), timeout=10) as again:
-                line = _first_line(again)
+                line = first_line(again)
             if line.startswith(b"+OK"):
                 break
         assert line.startswith(b"+OK")

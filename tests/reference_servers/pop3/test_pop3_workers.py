@@ -14,6 +14,7 @@ import pytest
 
 from reference_servers.embedded import LISTENERS, EmbeddedThread, ServeConfig
 from reference_servers.pop3.policy import PolicyError, Pop3Policy
+from tests import loopback
 
 _PID = re.compile(rb"<(\d+)\.")  # the APOP timestamp names the serving process (RFC 1939 §7)
 
@@ -36,6 +37,13 @@ def _command(sock: socket.socket, line: bytes) -> bytes:
     return reply
 
 
+def _pop3_only(tmp_path: Path, **settings: object) -> ServeConfig:
+    """Only the POP3 listener, on a free port, with these POP3 settings."""
+    ports: dict[str, int | None] = {spec.kind: None for spec in LISTENERS}
+    ports["pop3"] = 0
+    return ServeConfig(data_dir=tmp_path / "data", ports=ports, settings={"pop3": settings})
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -45,11 +53,7 @@ def _alive(pid: int) -> bool:
 
 
 def test_workers_share_the_port_and_the_maildrop_lock(tmp_path: Path) -> None:
-    ports: dict[str, int | None] = {spec.kind: None for spec in LISTENERS}
-    ports["pop3"] = 0
-    config = ServeConfig(data_dir=tmp_path / "data", ports=ports,
-                         settings={"pop3": {"workers": 2, "auth_failure_delay": 0}})
-    with EmbeddedThread(config) as thread:
+    with EmbeddedThread(_pop3_only(tmp_path, workers=2, auth_failure_delay=0)) as thread:
         assert thread.servers is not None
         port = thread.servers.port("pop3")
         assert port
@@ -92,23 +96,8 @@ def test_workers_setting_is_bounded() -> None:
             Pop3Policy.from_settings({"workers": bad})
 
 
-def _greeting(port: int) -> tuple[socket.socket, bytes]:
-    sock = socket.create_connection(("127.0.0.1", port), timeout=10)
-    greeting = b""
-    while not greeting.endswith(b"\r\n"):
-        chunk = sock.recv(1000)
-        if not chunk:
-            break
-        greeting += chunk
-    return sock, greeting
-
-
 def test_the_connection_limit_holds_across_the_workers(tmp_path: Path) -> None:
-    ports: dict[str, int | None] = {spec.kind: None for spec in LISTENERS}
-    ports["pop3"] = 0
-    config = ServeConfig(data_dir=tmp_path / "data", ports=ports,
-                         settings={"pop3": {"workers": 2, "max_connections": 3}})
-    with EmbeddedThread(config) as thread:
+    with EmbeddedThread(_pop3_only(tmp_path, workers=2, max_connections=3)) as thread:
         assert thread.servers is not None
         port = thread.servers.port("pop3")
         assert port is not None
@@ -116,17 +105,13 @@ def test_the_connection_limit_holds_across_the_workers(tmp_path: Path) -> None:
         try:
             # However the kernel spread the three, the listener is full in every process.
             for _ in range(4):
-                sock, greeting = _greeting(port)
-                sock.close()
-                assert greeting.startswith(b"-ERR [SYS/TEMP]"), greeting
+                assert loopback.greeting(port).startswith(b"-ERR [SYS/TEMP]")
         finally:
             for sock, _pid in held:
                 sock.close()
         deadline = time.monotonic() + 5
-        while True:  # once the server has seen them close, sessions are admitted again
-            sock, greeting = _greeting(port)
-            sock.close()
-            if greeting.startswith(b"+OK") or time.monotonic() > deadline:
-                break
+        # Once the server has seen them close, sessions are admitted again.
+        while not (first := loopback.greeting(port)).startswith(b"+OK") and \
+                time.monotonic() < deadline:
             time.sleep(0.05)
-        assert greeting.startswith(b"+OK"), greeting
+        assert first.startswith(b"+OK"), first

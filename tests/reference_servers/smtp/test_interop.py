@@ -21,6 +21,7 @@ import pytest
 
 from reference_servers.embedded import EmbeddedThread, ServeConfig
 from reference_servers.tls import client_context
+from tests import loopback
 
 
 class Running:
@@ -239,12 +240,7 @@ def test_max_connections_421(tight: Running) -> None:
         first.close()
         second.close()
     # Once the server has seen them close, a session is admitted again.
-    _wait_for(lambda: _greeting(tight.port("smtp")).startswith(b"220 "))
-
-
-def _greeting(port: int) -> bytes:
-    with _connect(port) as sock:
-        return _read_until(sock, 1)
+    _wait_for(lambda: loopback.greeting(tight.port("smtp")).startswith(b"220 "))
 
 
 def test_authenticated_foreign_recipient_goes_to_relay_queue(servers: Running) -> None:

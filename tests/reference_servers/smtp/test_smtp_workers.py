@@ -17,6 +17,7 @@ import pytest
 
 from reference_servers import workers
 from reference_servers.embedded import LISTENERS, EmbeddedThread, ServeConfig
+from tests import loopback
 
 _PID = re.compile(r"P(\d+)Q")  # the store's unique names carry the delivering pid
 
@@ -110,17 +111,6 @@ def test_no_process_listens_before_every_worker_does(tmp_path: Path,
         assert len(local) == 16 and len(pids) == 2
 
 
-def _greeting(port: int) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        data = b""
-        while not data.endswith(b"\r\n"):
-            chunk = sock.recv(1000)
-            if not chunk:
-                break
-            data += chunk
-        return data
-
-
 def test_the_connection_limit_holds_across_the_workers(tmp_path: Path) -> None:
     config = ServeConfig(data_dir=tmp_path, ports=_ports(smtp=0),
                          settings={"smtp": {"workers": 2, "max_connections": 3}})
@@ -133,12 +123,12 @@ def test_the_connection_limit_holds_across_the_workers(tmp_path: Path) -> None:
             # However the kernel spread the three, the listener is full in every process:
             # RFC 5321 §3.1, 421 instead of the greeting.
             for _ in range(4):
-                assert _greeting(port).startswith(b"421 4.3.2 ")
+                assert loopback.greeting(port).startswith(b"421 4.3.2 ")
         finally:
             for client in held:
                 client.quit()
         deadline = time.monotonic() + 5
-        while not (reply := _greeting(port)).startswith(b"220 ") and \
+        while not (reply := loopback.greeting(port)).startswith(b"220 ") and \
                 time.monotonic() < deadline:
             time.sleep(0.05)
         assert reply.startswith(b"220 ")
