@@ -32,11 +32,12 @@ _STOP_TIMEOUT = 5.0
 class SessionCounter:
     """The open sessions of one listener, across every process that serves it.
 
-    A listener's connection limit (RFC 5321 §4.5.3.1's "maximum number of connections",
-    the POP3 ``max_connections``) holds for the listener, however many processes serve
-    it: with workers, the count is an integer in shared memory that each process changes
-    under its lock; alone, a plain int. A worker that dies abruptly leaves its sessions
-    counted until the server restarts (workers only exit with their parent).
+    A listener's connection limit (the SMTP and POP3 ``max_connections``; past it SMTP
+    answers 421 as RFC 5321 §3.1 allows, POP3 -ERR [SYS/TEMP]) holds for the listener,
+    however many processes serve it: with workers, the count is an integer in shared
+    memory that each process changes under its lock; alone, a plain int. A worker that
+    dies abruptly leaves its sessions counted until the server restarts (workers only
+    exit with their parent).
     """
 
     def __init__(self, shared: Any | None = None) -> None:
@@ -51,10 +52,6 @@ class SessionCounter:
     def shared(self) -> Any | None:
         """What a worker process needs to count with us (pass it to ``SessionCounter``)."""
         return self._shared
-
-    @property
-    def value(self) -> int:
-        return self._local if self._shared is None else int(self._shared.value)
 
     def try_enter(self, limit: int) -> bool:
         """Count one more session, unless ``limit`` are open already."""

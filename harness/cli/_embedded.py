@@ -16,10 +16,12 @@ from reference_servers.embedded import (
     ServeConfig,
     available_kinds,
 )
+from reference_servers.store import SYNC_METHODS
 from reference_servers.topology import TopologyError, start_topology
 
 __all__ = [
     "LISTENERS",
+    "SYNC_METHODS",
     "EmbeddedServers",
     "EmbeddedThread",
     "Listening",

@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     p.add_argument("--workers", type=int, default=1, metavar="N",
                    help="processes serving each SMTP and POP3 listener on the same port "
                    "(SO_REUSEPORT), to use more than one core (default %(default)s)")
-    p.add_argument("--sync", choices=("auto", "fsync", "syncfs"), default="auto",
+    p.add_argument("--sync", choices=_embedded.SYNC_METHODS, default="auto",
                    help="how a delivery is made durable before its 250: fsync each file, "
                    "the uid list and the directory, or one syncfs(2) per group commit "
                    "(Linux); auto picks syncfs where it exists (default %(default)s). "
