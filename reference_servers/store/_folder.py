@@ -49,7 +49,8 @@ class _Entry:
 
 @dataclass(slots=True)
 class Prepared:
-    """A message written to tmp/ and fsync'd, waiting to be committed to new/ or cur/."""
+    """A message written to tmp/ (and fsync'd, unless its batch is synced as a whole),
+    waiting to be committed to new/ or cur/."""
 
     folder: Folder
     tmp: str  # a path; a str, because pathlib costs more than the write on this path
